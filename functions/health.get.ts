@@ -1,0 +1,15 @@
+import { defineFunction, type FunctionContext } from '../lib/function.ts';
+import { json } from '../lib/respond.ts';
+
+export interface HealthContext extends FunctionContext {
+  readonly version: string;
+  readonly startedAt: number;
+}
+
+/** GET /health: liveness of VIDAX itself (not of ComfyUI; see /comfyui/health). */
+export default defineFunction<HealthContext>({
+  method: 'GET',
+  path: '/health',
+  handler: ({ ctx }) =>
+    json({ ok: true, version: ctx.version, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000) }),
+});

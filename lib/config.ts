@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import * as v from 'valibot';
+
+const MIN_KEY_LENGTH = 16;
+const posInt = (max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
+
+const ComfyRestartSchema = v.strictObject({
+  enabled: v.optional(v.boolean(), true),
+  maxRestarts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1000)), 5),
+  backoffMs: v.optional(posInt(600_000), 1000),
+  maxBackoffMs: v.optional(posInt(3_600_000), 30_000),
+});
+
+const ComfySchema = v.strictObject({
+  url: v.optional(v.pipe(v.string(), v.url(), v.regex(/^https?:\/\//, 'must be an http(s) URL')), 'http://127.0.0.1:8188'),
+  autoStart: v.optional(v.boolean(), true),
+  command: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1)), [
+    'python3', 'main.py', '--listen', '127.0.0.1', '--port', '8188', '--disable-auto-launch',
+  ]),
+  cwd: v.optional(nonEmpty),
+  env: v.optional(v.record(v.string(), v.string()), {}),
+  startTimeoutMs: v.optional(posInt(3_600_000), 120_000),
+  logFile: v.optional(nonEmpty),
+  logMaxBytes: v.optional(posInt(), 10 * 1024 * 1024),
+  requestTimeoutMs: v.optional(posInt(3_600_000), 30_000),
+  healthTimeoutMs: v.optional(posInt(60_000), 1500),
+  restart: v.optional(ComfyRestartSchema, {}),
+});
+
+export const ConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  apiKey: v.optional(v.string()),
+  host: v.optional(nonEmpty, '127.0.0.1'),
+  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8787),
+  runsDir: v.optional(nonEmpty, './runs'),
+  maxBodyBytes: v.optional(posInt(1024 * 1024 * 1024), 32 * 1024 * 1024),
+  defaultTimeoutS: v.optional(posInt(86_400), 3600),
+  requestLog: v.optional(v.boolean(), true),
+  comfyui: v.optional(ComfySchema, {}),
+});
+
+type Parsed = v.InferOutput<typeof ConfigSchema>;
+export type ComfyConfig = Readonly<Omit<Parsed['comfyui'], 'restart' | 'logFile' | 'env' | 'command'>> & {
+  readonly logFile: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly command: readonly string[];
+  readonly restart: Readonly<Parsed['comfyui']['restart']>;
+};
+export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui'>> & {
+  readonly apiKey: string;
+  readonly comfyui: ComfyConfig;
+  /** Where the config file was read from, or null for built-in defaults. */
+  readonly source: string | null;
+};
+
+/** A config that cannot be used; `message` names every bad field. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid VIDAX configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, value: string) => void> = {
+  VIDAX_API_KEY: (raw, value) => { raw.apiKey = value; },
+  VIDAX_HOST: (raw, value) => { raw.host = value; },
+  VIDAX_PORT: (raw, value) => { raw.port = /^\d+$/.test(value) ? Number(value) : value; },
+  VIDAX_RUNS_DIR: (raw, value) => { raw.runsDir = value; },
+  VIDAX_COMFYUI_URL: (raw, value) => {
+    const comfy = isObject(raw.comfyui) ? raw.comfyui : {};
+    raw.comfyui = { ...comfy, url: value };
+  },
+};
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+export interface LoadConfigOptions {
+  /** The environment to read; only the adapter passes `process.env`. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Folder that holds `config/vidax.json` when `VIDAX_CONFIG` is not set. */
+  cwd: string;
+}
+
+/** Reads defaults → config file → env overrides, validates once, returns a frozen config. */
+export function loadConfig({ env, cwd }: LoadConfigOptions): Config {
+  const file = env.VIDAX_CONFIG ? resolve(cwd, env.VIDAX_CONFIG) : resolve(cwd, 'config/vidax.json');
+  let raw: Record<string, unknown> = {};
+  let source: string | null = null;
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!isObject(parsed)) throw new ConfigError([`${file}: must hold a JSON object`]);
+    raw = parsed;
+    source = file;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing || env.VIDAX_CONFIG) throw new ConfigError([`${file}: ${(err as Error).message}`]);
+  }
+  for (const [name, apply] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') apply(raw, value);
+  }
+  return parseConfig(raw, source ? dirname(source) : cwd, source);
+}
+
+/** Validates a raw config object; relative paths resolve against `baseDir`. */
+export function parseConfig(raw: unknown, baseDir: string, source: string | null = null): Config {
+  const result = v.safeParse(ConfigSchema, raw, { abortEarly: false });
+  const problems: string[] = [];
+  if (!result.success) {
+    for (const issue of result.issues) {
+      const path = v.getDotPath(issue) ?? '(root)';
+      problems.push(`${path}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const c = result.output;
+  if (!c.apiKey) {
+    problems.push('apiKey: no API key configured; set env VIDAX_API_KEY or "apiKey" in config/vidax.json (at least 16 characters, e.g. `openssl rand -hex 24`)');
+  } else if (c.apiKey.length < MIN_KEY_LENGTH) {
+    problems.push(`apiKey: too short (${c.apiKey.length} characters); use at least ${MIN_KEY_LENGTH}, e.g. \`openssl rand -hex 24\``);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const runsDir = resolve(baseDir, c.runsDir);
+  const { $schema: _schema, ...rest } = c;
+  const comfyui = Object.freeze({
+    ...c.comfyui,
+    ...(c.comfyui.cwd === undefined ? {} : { cwd: resolve(baseDir, c.comfyui.cwd) }),
+    logFile: resolve(baseDir, c.comfyui.logFile ?? resolve(runsDir, '..', 'comfyui.log')),
+    env: Object.freeze({ ...c.comfyui.env }),
+    command: Object.freeze([...c.comfyui.command]),
+    restart: Object.freeze({ ...c.comfyui.restart }),
+  });
+  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, source };
+  return Object.freeze(config);
+}

@@ -1,0 +1,31 @@
+/** Structured logger: one JSON line per call. Never pass secrets in `fields`. */
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function createJsonLogger(write: (line: string) => void): Logger {
+  const emit = (level: string, msg: string, fields?: Record<string, unknown>) =>
+    write(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+  return {
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+  };
+}
+
+/** A logger that keeps lines in memory (tests) or drops them. */
+export function createMemoryLogger(): Logger & { lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const push = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ level, msg, ...fields });
+  };
+  return { lines, info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+/** Serialises an error for the log (stack included; logs are not responses). */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) return { error: err.message, name: err.name, stack: err.stack };
+  return { error: String(err) };
+}

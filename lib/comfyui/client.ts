@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { openAsBlob } from 'node:fs';
+import { basename } from 'node:path';
+import { Agent, type Dispatcher, FormData, fetch, request } from 'undici';
+import { download } from './download.ts';
+import { ComfyError, toComfyError } from './errors.ts';
+import type {
+  CallOptions,
+  DownloadResult,
+  HistoryEntry,
+  OutputFile,
+  QueueItem,
+  QueueState,
+  RejectedDetails,
+  SubmitInput,
+  SubmitResult,
+  SystemStats,
+  UploadResult,
+} from './types.ts';
+
+export interface ComfyClient {
+  readonly url: string;
+  systemStats(opts?: CallOptions): Promise<SystemStats>;
+  /** `POST /prompt`. 400 → COMFYUI_REJECTED ({error, node_errors}); 413/500 → COMFYUI_HTTP_ERROR. */
+  submit(input: SubmitInput, opts?: CallOptions): Promise<SubmitResult>;
+  /** `GET /history/{id}`: the entry, or null while queued/running/unknown/lost. */
+  history(promptId: string, opts?: CallOptions): Promise<HistoryEntry | null>;
+  queue(opts?: CallOptions): Promise<QueueState>;
+  /** Interrupts that prompt only if it is the one running (never "whatever runs"). */
+  interrupt(promptId: string, opts?: CallOptions): Promise<void>;
+  /** Removes pending prompts from the queue (running ones are untouched). */
+  deleteQueued(promptIds: readonly string[], opts?: CallOptions): Promise<void>;
+  /** Streams `/view` into `destPath` (temp file + rename), hashing on the way. */
+  download(file: OutputFile, destPath: string, opts?: CallOptions): Promise<DownloadResult>;
+  upload(filePath: string, opts?: CallOptions & { subfolder?: string; type?: string; overwrite?: boolean }): Promise<UploadResult>;
+  close(): Promise<void>;
+}
+
+export interface ComfyClientOptions {
+  url: string;
+  /** Default deadline of each call (config.comfyui.requestTimeoutMs). */
+  requestTimeoutMs: number;
+  /** Connect timeout; defaults to min(requestTimeoutMs, 5000). */
+  connectTimeoutMs?: number;
+}
+
+/** A prompt id VIDAX mints itself: a canonical lowercase UUID (valid for every ComfyUI version). */
+export const mintPromptId = (): string => randomUUID();
+
+type Reply = Dispatcher.ResponseData;
+
+export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs }: ComfyClientOptions): ComfyClient {
+  const base = url.replace(/\/+$/, '');
+  const agent = new Agent({
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 60_000,
+    connections: 32,
+    connect: { timeout: connectTimeoutMs ?? Math.min(requestTimeoutMs, 5_000) },
+    headersTimeout: requestTimeoutMs,
+    bodyTimeout: requestTimeoutMs,
+  });
+
+  /** One call with a deadline; `use` reads the reply (the body is always consumed or dumped). */
+  async function call<T>(
+    what: string,
+    path: string,
+    init: { method?: 'GET' | 'POST'; json?: unknown },
+    opts: CallOptions,
+    use: (reply: Reply) => Promise<T>,
+  ): Promise<T> {
+    const ms = opts.timeoutMs ?? requestTimeoutMs;
+    const deadline = AbortSignal.timeout(ms);
+    const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+    let reply: Reply | undefined;
+    try {
+      reply = await request(`${base}${path}`, {
+        dispatcher: agent,
+        method: init.method ?? 'GET',
+        signal,
+        headersTimeout: Math.min(ms, requestTimeoutMs),
+        bodyTimeout: Math.min(ms, requestTimeoutMs),
+        ...(init.json === undefined
+          ? {}
+          : { body: JSON.stringify(init.json), headers: { 'content-type': 'application/json' } }),
+      });
+      return await use(reply);
+    } catch (err) {
+      if (opts.signal?.aborted && !deadline.aborted) throw err; // the caller cancelled
+      throw toComfyError(err, what, base, deadline.aborted);
+    } finally {
+      await reply?.body.dump().catch(() => {});
+    }
+  }
+
+  async function httpError(what: string, reply: Reply): Promise<ComfyError> {
+    const text = (await reply.body.text().catch(() => '')).slice(0, 500);
+    return new ComfyError('COMFYUI_HTTP_ERROR', `ComfyUI answered ${what} with HTTP ${reply.statusCode}`, {
+      details: { status: reply.statusCode, body: text },
+    });
+  }
+
+  const expectJson = (what: string) => async (reply: Reply) => {
+    if (reply.statusCode !== 200) throw await httpError(what, reply);
+    return (await reply.body.json()) as never;
+  };
+  const expectOk = (what: string) => async (reply: Reply) => {
+    if (reply.statusCode !== 200) throw await httpError(what, reply);
+  };
+
+  return {
+    url: base,
+    systemStats: (opts = {}) => call('GET /system_stats', '/system_stats', {}, opts, expectJson('GET /system_stats')),
+
+    submit: (input, opts = {}) =>
+      call(
+        'POST /prompt',
+        '/prompt',
+        {
+          method: 'POST',
+          json: {
+            prompt: input.prompt,
+            prompt_id: input.promptId,
+            ...(input.clientId === undefined ? {} : { client_id: input.clientId }),
+            ...(input.extraData === undefined ? {} : { extra_data: input.extraData }),
+          },
+        },
+        opts,
+        async (reply) => {
+          if (reply.statusCode === 400) {
+            const text = await reply.body.text();
+            let body: Partial<RejectedDetails> | undefined;
+            try {
+              body = JSON.parse(text) as Partial<RejectedDetails>;
+            } catch {
+              throw new ComfyError('COMFYUI_HTTP_ERROR', 'ComfyUI answered POST /prompt with HTTP 400', {
+                details: { status: 400, body: text.slice(0, 500) },
+              });
+            }
+            const details: RejectedDetails = { error: body.error ?? 'unknown', node_errors: body.node_errors ?? {} };
+            const message = typeof details.error === 'string' ? details.error : details.error.message;
+            throw new ComfyError('COMFYUI_REJECTED', `ComfyUI rejected the workflow: ${message}`, { details });
+          }
+          const out = (await expectJson('POST /prompt')(reply)) as SubmitResult;
+          return { prompt_id: out.prompt_id, number: out.number, node_errors: out.node_errors ?? {} };
+        },
+      ),
+
+    history: (promptId, opts = {}) =>
+      call('GET /history', `/history/${encodeURIComponent(promptId)}`, {}, opts, async (reply) => {
+        const body = (await expectJson('GET /history')(reply)) as Record<string, HistoryEntry>;
+        return body[promptId] ?? null;
+      }),
+
+    queue: (opts = {}) =>
+      call('GET /queue', '/queue', {}, opts, async (reply) => {
+        const body = (await expectJson('GET /queue')(reply)) as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
+        const item = (raw: unknown[]): QueueItem => {
+          const extra = (raw[3] ?? {}) as { client_id?: unknown };
+          return {
+            number: Number(raw[0]),
+            prompt_id: String(raw[1]),
+            client_id: typeof extra.client_id === 'string' ? extra.client_id : null,
+            outputs_to_execute: Array.isArray(raw[4]) ? raw[4].map(String) : [],
+          };
+        };
+        return {
+          running: (body.queue_running ?? []).map(item),
+          pending: (body.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
+        };
+      }),
+
+    interrupt: (promptId, opts = {}) =>
+      call('POST /interrupt', '/interrupt', { method: 'POST', json: { prompt_id: promptId } }, opts, expectOk('POST /interrupt')),
+
+    deleteQueued: (promptIds, opts = {}) =>
+      call('POST /queue', '/queue', { method: 'POST', json: { delete: promptIds } }, opts, expectOk('POST /queue')),
+
+    download: (file, destPath, opts = {}) => {
+      const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
+      // A whole file may take longer than one call: 10× the call timeout overall, while the body
+      // timeout (no byte for requestTimeoutMs) still catches a stalled transfer.
+      const timeoutMs = opts.timeoutMs ?? requestTimeoutMs * 10;
+      return call('GET /view', `/view?${query}`, {}, { ...opts, timeoutMs }, async (reply) => {
+        if (reply.statusCode !== 200) throw await httpError(`GET /view (${file.filename})`, reply);
+        return download(reply.body, destPath);
+      });
+    },
+
+    upload: async (filePath, opts = {}) => {
+      const form = new FormData();
+      form.append('image', await openAsBlob(filePath), basename(filePath));
+      form.append('type', opts.type ?? 'input');
+      if (opts.subfolder !== undefined) form.append('subfolder', opts.subfolder);
+      if (opts.overwrite) form.append('overwrite', 'true');
+      const deadline = AbortSignal.timeout(opts.timeoutMs ?? requestTimeoutMs);
+      const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+      try {
+        const res = await fetch(`${base}/upload/image`, { method: 'POST', body: form, dispatcher: agent, signal });
+        const text = await res.text();
+        if (res.status !== 200) {
+          throw new ComfyError('COMFYUI_HTTP_ERROR', `ComfyUI answered POST /upload/image with HTTP ${res.status}`, {
+            details: { status: res.status, body: text.slice(0, 500) },
+          });
+        }
+        const out = JSON.parse(text) as UploadResult;
+        return { name: out.name, subfolder: out.subfolder ?? '', type: out.type ?? 'input' };
+      } catch (err) {
+        if (opts.signal?.aborted && !deadline.aborted) throw err;
+        throw toComfyError(err, 'POST /upload/image', base, deadline.aborted);
+      }
+    },
+
+    close: () => agent.close(),
+  };
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { type Dispatcher, WebSocket } from 'undici';
+import type { Logger } from '../logger.ts';
+import { ComfyError } from './errors.ts';
+
+/** A text message from ComfyUI's `/ws`: `{type, data}`. */
+export interface ComfyEvent {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export type ConnectionState = 'open' | 'lost';
+
+/**
+ * The one WebSocket to ComfyUI for the whole process. Never the only source of truth: after
+ * 'lost', events of prompts submitted with the old clientId never arrive on the new socket
+ * (ComfyUI targets them at the clientId), so subscribers must poll `/history/{id}`.
+ */
+export interface EventStream {
+  /** Resolves with the clientId of a registered socket (its first `status` arrived); connects if needed. */
+  ready(timeoutMs?: number): Promise<string>;
+  /** Messages whose `data.prompt_id` is `promptId`; returns the unsubscribe function. */
+  subscribe(promptId: string, listener: (event: ComfyEvent) => void): () => void;
+  /** 'open' (with the new clientId) after each registration, 'lost' when that socket closed. */
+  onConnectionChange(listener: (state: ConnectionState, clientId: string) => void): () => void;
+  /** The current registered clientId, or null while not connected. */
+  readonly clientId: string | null;
+  close(): void;
+}
+
+export interface EventStreamOptions {
+  url: string;
+  log: Logger;
+  dispatcher?: Dispatcher;
+  /** Reconnect delays: first, doubled after each failure, capped. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Default wait of `ready()`. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Connects lazily (on `ready()` or `subscribe()`), with a fresh clientId per connection (reusing
+ * one can unregister the new socket, doc §9). After a loss it reconnects with back-off while
+ * someone subscribes or waits in `ready()`; otherwise it stays idle until asked again.
+ * Binary frames (previews) are ignored.
+ */
+export function createEventStream({ url, log, dispatcher, backoff = { initialMs: 500, maxMs: 10_000 }, readyTimeoutMs = 10_000 }: EventStreamOptions): EventStream {
+  const wsBase = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}/ws`;
+  const subscribers = new Map<string, Set<(event: ComfyEvent) => void>>();
+  const stateListeners = new Set<(state: ConnectionState, clientId: string) => void>();
+  const waiters = new Set<{ resolve: (id: string) => void; reject: (err: Error) => void }>();
+  let ws: WebSocket | null = null;
+  let registeredId: string | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let delay = backoff.initialMs;
+  let closed = false;
+  let everOpened = false;
+
+  const wanted = () => subscribers.size > 0 || waiters.size > 0;
+  const emitState = (state: ConnectionState, id: string) => {
+    for (const l of stateListeners) {
+      try {
+        l(state, id);
+      } catch (err) {
+        log.error('comfyui event listener failed', { error: String(err) });
+      }
+    }
+  };
+
+  function connect(): void {
+    if (closed || ws || retryTimer) return;
+    const id = randomUUID();
+    const socket = new WebSocket(`${wsBase}?clientId=${id}`, dispatcher ? { dispatcher } : undefined);
+    socket.binaryType = 'arraybuffer';
+    ws = socket;
+    everOpened = false;
+    socket.addEventListener('open', () => {
+      everOpened = true;
+    });
+    socket.addEventListener('message', (ev) => {
+      if (typeof ev.data !== 'string') return;
+      let msg: ComfyEvent;
+      try {
+        msg = JSON.parse(ev.data) as ComfyEvent;
+      } catch {
+        return;
+      }
+      if (!msg || typeof msg.type !== 'string' || typeof msg.data !== 'object' || msg.data === null) return;
+      if (registeredId === null && msg.type === 'status') {
+        registeredId = id;
+        delay = backoff.initialMs;
+        log.info('comfyui events connected', { client_id: id });
+        for (const w of waiters) w.resolve(id);
+        waiters.clear();
+        emitState('open', id);
+      }
+      const promptId = msg.data.prompt_id;
+      if (typeof promptId !== 'string') return; // e.g. `executing` without prompt_id after a reconnect
+      for (const l of subscribers.get(promptId) ?? []) {
+        try {
+          l(msg);
+        } catch (err) {
+          log.error('comfyui event listener failed', { error: String(err), prompt_id: promptId });
+        }
+      }
+    });
+    socket.addEventListener('close', () => {
+      if (ws !== socket) return;
+      ws = null;
+      const lostId = registeredId;
+      registeredId = null;
+      if (lostId) {
+        log.warn('comfyui events connection lost', { client_id: lostId });
+        emitState('lost', lostId);
+      }
+      if (!closed && wanted()) {
+        const wait = delay;
+        delay = Math.min(delay * 2, backoff.maxMs);
+        retryTimer = setTimeout(() => {
+          retryTimer = null;
+          if (wanted()) connect();
+        }, wait);
+      }
+    });
+    socket.addEventListener('error', () => {}); // a close event follows
+  }
+
+  return {
+    get clientId() {
+      return registeredId;
+    },
+    ready(timeoutMs = readyTimeoutMs) {
+      if (closed) return Promise.reject(new ComfyError('COMFYUI_UNREACHABLE', 'the ComfyUI event stream is closed'));
+      if (registeredId) return Promise.resolve(registeredId);
+      return new Promise<string>((resolve, reject) => {
+        const waiter = {
+          resolve: (id: string) => {
+            clearTimeout(timer);
+            resolve(id);
+          },
+          reject: (err: Error) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          const silent = ws !== null && everOpened;
+          waiter.reject(
+            silent
+              ? new ComfyError('COMFYUI_TIMEOUT', `ComfyUI's WebSocket sent no status within ${timeoutMs} ms`)
+              : new ComfyError('COMFYUI_UNREACHABLE', `could not connect to ComfyUI's WebSocket at ${wsBase} within ${timeoutMs} ms`),
+          );
+        }, timeoutMs);
+        waiters.add(waiter);
+        connect();
+      });
+    },
+    subscribe(promptId, listener) {
+      const set = subscribers.get(promptId) ?? new Set<(event: ComfyEvent) => void>();
+      subscribers.set(promptId, set);
+      set.add(listener);
+      connect();
+      return () => {
+        set.delete(listener);
+        if (set.size === 0 && subscribers.get(promptId) === set) subscribers.delete(promptId);
+      };
+    },
+    onConnectionChange(listener) {
+      stateListeners.add(listener);
+      return () => {
+        stateListeners.delete(listener);
+      };
+    },
+    close() {
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+      for (const w of waiters) w.reject(new ComfyError('COMFYUI_UNREACHABLE', 'the ComfyUI event stream is closed'));
+      waiters.clear();
+      subscribers.clear();
+      stateListeners.clear();
+      ws?.close();
+      ws = null;
+      registeredId = null;
+    },
+  };
+}

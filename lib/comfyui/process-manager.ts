@@ -1,0 +1,209 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ComfyConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { ComfyClient } from './client.ts';
+import { ComfyError } from './errors.ts';
+import { probeHealth, type ComfyHealth, type ManagerPhase } from './health.ts';
+import { type ExitInfo, type ManagedChild, recordedPid, spawnManaged } from './spawn.ts';
+
+export interface Ensured {
+  url: string;
+  /** True when VIDAX started this ComfyUI (false: adopted, never killed by VIDAX). */
+  managed: boolean;
+  pid: number | null;
+}
+
+export interface CrashInfo {
+  /** One line for events and errors, e.g. `ComfyUI (pid 123) exited unexpectedly: killed by SIGKILL`. */
+  message: string;
+  pid: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  last_lines: string[];
+  /** Whether a restart is scheduled. */
+  restarting: boolean;
+}
+
+export interface ProcessManager {
+  /** Healthy ComfyUI or a ComfyError (COMFYUI_START_FAILED / COMFYUI_TIMEOUT). Concurrent callers share one start. */
+  ensureComfyUI(): Promise<Ensured>;
+  /** A probe answered within about healthTimeoutMs, whatever ComfyUI does. */
+  health(): Promise<ComfyHealth>;
+  /** Called when a managed ComfyUI that was ready exits unexpectedly. */
+  onCrash(listener: (info: CrashInfo) => void): () => void;
+  /** Stops a ComfyUI that VIDAX started (SIGTERM, then SIGKILL); adopted ones are left alone. */
+  stop(): Promise<void>;
+}
+
+export interface ProcessManagerOptions {
+  config: ComfyConfig;
+  client: ComfyClient;
+  log: Logger;
+  /** Delay between SIGTERM and SIGKILL (default 5000). */
+  graceMs?: number;
+  /** Readiness poll interval (default 200, at most 250). */
+  pollMs?: number;
+  /** A crash after this long healthy resets the restart counter (default one hour). */
+  restartResetMs?: number;
+}
+
+export function createProcessManager({ config, client, log, graceMs = 5_000, pollMs = 200, restartResetMs = 3_600_000 }: ProcessManagerOptions): ProcessManager {
+  const url = client.url;
+  const crashListeners = new Set<(info: CrashInfo) => void>();
+  let child: ManagedChild | null = null;
+  let phase: ManagerPhase = 'idle';
+  let inflight: Promise<Ensured> | null = null;
+  let restarts = 0;
+  let readySince = 0;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let stopRequested = false;
+
+  const alive = (c: ManagedChild | null): c is ManagedChild => c !== null && c.exit === null;
+  const probe = (timeoutMs = config.healthTimeoutMs) =>
+    client.systemStats({ timeoutMs }).then(() => null, (err: ComfyError) => err);
+
+  function startFailed(c: ManagedChild, exit: ExitInfo): ComfyError {
+    const how = exit.message ?? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`);
+    return new ComfyError('COMFYUI_START_FAILED', `ComfyUI ${how} before it became ready`, {
+      details: { exit_code: exit.code, signal: exit.signal, last_lines: c.lastLines(), log_file: config.logFile },
+    });
+  }
+
+  /** Waits until `c` answers; past the deadline kills it (if `kill`) and fails COMFYUI_TIMEOUT. */
+  async function waitReady(c: ManagedChild, deadline: number, kill: boolean): Promise<Ensured> {
+    for (;;) {
+      if (c.exit) throw startFailed(c, c.exit);
+      const left = deadline - Date.now();
+      if (left > 0 && (await probe(Math.max(50, Math.min(config.healthTimeoutMs, left)))) === null) {
+        c.wasReady = true;
+        phase = 'ready';
+        readySince = Date.now();
+        log.info('comfyui ready', { url, pid: c.pid });
+        return { url, managed: true, pid: c.pid };
+      }
+      if (c.exit) throw startFailed(c, c.exit);
+      if (Date.now() >= deadline) {
+        const details = { timeout_ms: config.startTimeoutMs, pid: c.pid, last_lines: c.lastLines(), log_file: config.logFile };
+        if (kill) {
+          log.error('comfyui did not become ready; killing it', details);
+          await c.terminate();
+          phase = 'stopped';
+        }
+        throw new ComfyError('COMFYUI_TIMEOUT', `ComfyUI did not become ready within ${config.startTimeoutMs} ms`, { details });
+      }
+      await Promise.race([sleep(Math.min(pollMs, 250)), c.exited]);
+    }
+  }
+
+  function onExit(c: ManagedChild, exit: ExitInfo): void {
+    if (child === c) child = null;
+    if (c.intentional) {
+      log.info('comfyui stopped', { pid: c.pid, exit_code: exit.code, signal: exit.signal });
+      return;
+    }
+    phase = 'crashed';
+    if (!c.wasReady) return; // a failed start: its caller gets COMFYUI_START_FAILED
+    if (readySince && Date.now() - readySince >= restartResetMs) restarts = 0;
+    const restarting = scheduleRestart();
+    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+    const message = `ComfyUI (pid ${c.pid}) exited unexpectedly: ${how}`;
+    const info: CrashInfo = { message, pid: c.pid, exit_code: exit.code, signal: exit.signal, last_lines: c.lastLines(), restarting };
+    log.error('comfyui exited unexpectedly', { ...info });
+    for (const l of crashListeners) {
+      try {
+        l(info);
+      } catch (err) {
+        log.error('comfyui crash listener failed', { error: String(err) });
+      }
+    }
+  }
+
+  function scheduleRestart(): boolean {
+    if (!config.restart.enabled || stopRequested || restartTimer) return false;
+    if (restarts >= config.restart.maxRestarts) {
+      log.error('comfyui restart limit reached; not restarting', { restarts });
+      return false;
+    }
+    const wait = Math.min(config.restart.backoffMs * 2 ** restarts, config.restart.maxBackoffMs);
+    restarts += 1;
+    log.warn('restarting comfyui', { in_ms: wait, attempt: restarts, max: config.restart.maxRestarts });
+    restartTimer = setTimeout(() => {
+      restartTimer = null;
+      if (stopRequested) return;
+      single().catch((err: Error) => {
+        log.error('comfyui restart failed', { error: err.message });
+        scheduleRestart();
+      });
+    }, wait);
+    restartTimer.unref();
+    return true;
+  }
+
+  async function start(): Promise<Ensured> {
+    if (restartTimer) clearTimeout(restartTimer);
+    restartTimer = null;
+    phase = 'starting';
+    const c = spawnManaged({ ...config, graceMs });
+    child = c;
+    void c.exited.then((exit) => onExit(c, exit));
+    log.info('starting comfyui', { command: config.command, pid: c.pid, log_file: config.logFile });
+    try {
+      return await waitReady(c, Date.now() + config.startTimeoutMs, true);
+    } catch (err) {
+      if (phase === 'starting') phase = 'crashed';
+      throw err;
+    }
+  }
+
+  async function ensure(): Promise<Ensured> {
+    if ((await probe()) === null) {
+      if (alive(child)) return { url, managed: true, pid: child.pid };
+      if (phase !== 'ready') log.info('comfyui already running; adopting it', { url });
+      phase = 'ready';
+      return { url, managed: false, pid: recordedPid(config.logFile) };
+    }
+    // Our own process is up but not answering (busy or hung): wait for it, never kill it here.
+    if (alive(child)) return waitReady(child, Date.now() + config.startTimeoutMs, false);
+    if (!config.autoStart) {
+      throw new ComfyError('COMFYUI_START_FAILED', `ComfyUI is not answering at ${url} and comfyui.autoStart is false; start it yourself or set comfyui.autoStart to true`, {
+        details: { url, auto_start: false },
+      });
+    }
+    return start();
+  }
+
+  const single = (): Promise<Ensured> => {
+    inflight ??= ensure().finally(() => {
+      inflight = null;
+    });
+    return inflight;
+  };
+
+  return {
+    ensureComfyUI() {
+      stopRequested = false;
+      return single();
+    },
+    health: () =>
+      probeHealth({ client, url, timeoutMs: config.healthTimeoutMs, phase, autoStart: config.autoStart, restarts, logFile: config.logFile,
+        managedPid: alive(child) ? child.pid : null }),
+    onCrash(listener) {
+      crashListeners.add(listener);
+      return () => {
+        crashListeners.delete(listener);
+      };
+    },
+    async stop() {
+      stopRequested = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      restartTimer = null;
+      const c = child;
+      if (alive(c)) {
+        log.info('stopping comfyui', { pid: c.pid });
+        await c.terminate();
+        phase = 'stopped';
+      }
+      await inflight?.catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,17 @@
+import { defineFunction, type FunctionContext } from '../lib/function.ts';
+import { stream } from '../lib/respond.ts';
+import type { RunStore } from '../lib/run-store.ts';
+
+export interface GetManifestContext extends FunctionContext {
+  readonly runs: Pick<RunStore, 'openFile'>;
+}
+
+/** GET /jobs/:id/manifest: manifest.json itself, streamed from disk. */
+export default defineFunction<GetManifestContext>({
+  method: 'GET',
+  path: '/jobs/:id/manifest',
+  handler: async ({ ctx, params }) => {
+    const file = await ctx.runs.openFile(params.id ?? '', 'manifest');
+    return stream(file.body, 'application/json; charset=utf-8', { 'content-length': String(file.size) });
+  },
+});

@@ -1,0 +1,51 @@
+import { open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+let counter = 0;
+
+/** Temp files are `.<name>.<pid>.<n>.tmp` beside their target; `sweepTempFiles` knows the pattern. */
+export const isTempName = (name: string) => /^\..+\.\d+\.\d+\.tmp$/.test(name);
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same folder, fsync'd, then renamed over
+ * `path`. A reader sees the old file or the new one, never a part; a crash leaves at most a temp
+ * file that `sweepTempFiles` removes.
+ */
+/** A fresh temp path beside `path` in the pattern `sweepTempFiles` removes. */
+export function tempPathFor(path: string): string {
+  counter += 1;
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${counter}.tmp`);
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(path);
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Removes temp files left in `dir` by a crash mid-write; returns how many. Missing dir: 0. */
+export async function sweepTempFiles(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  const temps = names.filter(isTempName);
+  await Promise.all(temps.map((name) => rm(join(dir, name), { force: true })));
+  return temps.length;
+}

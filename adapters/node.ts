@@ -30,6 +30,8 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  // Runs a previous process left `running`: re-attached or failed, in the background.
+  ctx.runner.recover().catch((err) => log.error('run recovery failed', errorFields(err)));
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
   return {

@@ -1,6 +1,22 @@
 import type { VidaxFunction } from '../lib/function.ts';
 import type { Context } from '../lib/context.ts';
+import comfyuiHealth from './comfyui-health.get.ts';
+import comfyuiStart from './comfyui-start.post.ts';
 import health from './health.get.ts';
+import jobsCreate from './jobs.post.ts';
+import jobsGet from './jobs-id.get.ts';
+import jobsLogs from './jobs-id-logs.get.ts';
+import jobsManifest from './jobs-id-manifest.get.ts';
+import jobsStart from './jobs-id-start.post.ts';
 
 /** Every endpoint, mounted by the adapters in this order. */
-export const functions: readonly VidaxFunction<Context>[] = [health];
+export const functions: readonly VidaxFunction<Context>[] = [
+  health,
+  comfyuiHealth,
+  comfyuiStart,
+  jobsCreate,
+  jobsStart,
+  jobsGet,
+  jobsManifest,
+  jobsLogs,
+];

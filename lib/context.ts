@@ -1,6 +1,11 @@
 import { createKeyCheck } from './auth.ts';
+import { type ComfyClient, createComfyClient } from './comfyui/client.ts';
+import { createEventStream, type EventStream } from './comfyui/events.ts';
+import { createProcessManager, type ProcessManager } from './comfyui/process-manager.ts';
 import type { Config } from './config.ts';
+import { createRunner, type Runner } from './runner/runner.ts';
 import type { Logger } from './logger.ts';
+import { createRunStore, type RunStore } from './run-store.ts';
 
 /**
  * The services every handler may reach, built once by an adapter. Handlers declare the slice
@@ -12,6 +17,16 @@ export interface Context {
   readonly auth: (request: Request) => void;
   readonly version: string;
   readonly startedAt: number;
+  /** HTTP client of ComfyUI at config.comfyui.url. */
+  readonly comfy: ComfyClient;
+  /** The one WebSocket event stream to ComfyUI (lazy: connects on first use). */
+  readonly comfyEvents: EventStream;
+  /** Starts, adopts, supervises and stops ComfyUI. */
+  readonly processManager: ProcessManager;
+  /** Runs on disk under config.runsDir (the source of truth; memory is a bounded cache). */
+  readonly runs: RunStore;
+  /** Drives runs through ComfyUI; `recover()` re-attaches runs after a restart. */
+  readonly runner: Runner;
 }
 
 export interface BuildContextOptions {
@@ -25,12 +40,36 @@ export async function buildContext({ config, log, version }: BuildContextOptions
   ctx: Context;
   dispose: () => Promise<void>;
 }> {
+  const comfy = createComfyClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
+  const comfyEvents = createEventStream({ url: config.comfyui.url, log });
+  const processManager = createProcessManager({ config: config.comfyui, client: comfy, log });
+  const runs = createRunStore({ runsDir: config.runsDir, log });
+  await runs.recover(); // half-created runs and temp files a crash left; touches only the .active index
   const ctx: Context = Object.freeze({
     config,
     log,
     auth: createKeyCheck(config.apiKey),
     version,
     startedAt: Date.now(),
+    comfy,
+    comfyEvents,
+    processManager,
+    runs,
+    runner: createRunner({
+      runs,
+      comfy,
+      events: comfyEvents,
+      processManager,
+      log,
+      defaultTimeoutS: config.defaultTimeoutS,
+    }),
   });
-  return { ctx, dispose: async () => {} };
+  const dispose = async () => {
+    await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
+    comfyEvents.close();
+    await processManager.stop(); // only a ComfyUI VIDAX started; an adopted one keeps running
+    await comfy.close();
+    await runs.close(); // pending manifest writes and events land before exit
+  };
+  return { ctx, dispose };
 }

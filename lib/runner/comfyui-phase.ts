@@ -1,0 +1,144 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComfyClient } from '../comfyui/client.ts';
+import { isComfyError } from '../comfyui/errors.ts';
+import type { ComfyEvent, EventStream } from '../comfyui/events.ts';
+import type { HistoryEntry } from '../comfyui/types.ts';
+import { awaitPrompt, Hint, type PromptOutcome } from './await-prompt.ts';
+import { classify, type Failure, planOutputs } from './outputs.ts';
+import { throttle } from './progress.ts';
+
+export interface ComfyPhaseIO {
+  comfy: ComfyClient;
+  events: EventStream;
+  /** Appends one event to the run's log. */
+  event(type: string, fields?: Record<string, unknown>): void;
+  /** Merges fields into the manifest's comfyui phase (coalesced, durable). */
+  patchPhase(fields: Record<string, unknown>): void;
+  signal: AbortSignal;
+  pollMs: number;
+  unreachableMs: number;
+  progressEveryMs: number;
+}
+
+export type ComfyPhaseResult =
+  | { ok: true; artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[]; files: number }
+  | { ok: false; failure: Failure; stopped?: boolean };
+
+/** Turns ComfyUI's WebSocket messages for one prompt into run events and manifest progress. */
+function listen(io: ComfyPhaseIO, promptId: string, hint: Hint): () => void {
+  const progress = throttle(io.progressEveryMs, (p: Record<string, unknown>) => {
+    io.event('comfyui.progress', p);
+    io.patchPhase({ progress: p });
+  });
+  const unsubscribe = io.events.subscribe(promptId, (msg: ComfyEvent) => {
+    const d = msg.data;
+    switch (msg.type) {
+      case 'execution_start':
+        io.event('comfyui.started');
+        io.patchPhase({ queue_position: 0 });
+        break;
+      case 'execution_cached':
+        io.event('comfyui.cached', { nodes: d.nodes });
+        break;
+      case 'executing':
+        if (d.node === null) hint.wake(true);
+        else io.event('comfyui.node_started', { node: d.node });
+        break;
+      case 'progress':
+        progress.push({ node: d.node, value: d.value, max: d.max });
+        break;
+      case 'executed':
+        io.event('comfyui.node_output', { node: d.node, output: d.output });
+        break;
+      case 'execution_success':
+      case 'execution_error':
+      case 'execution_interrupted':
+        progress.flush();
+        hint.wake(true);
+        break;
+    }
+  });
+  const offConn = io.events.onConnectionChange((state) => {
+    if (state === 'lost') io.event('comfyui.events_lost', { fallback: 'polling /history' });
+    hint.wake();
+  });
+  return () => {
+    progress.flush();
+    unsubscribe();
+    offConn();
+  };
+}
+
+function outcomeFailure(outcome: Exclude<PromptOutcome, { kind: 'finished' }>, timeoutS: number): Failure {
+  switch (outcome.kind) {
+    case 'timeout':
+      return { code: 'COMFYUI_TIMEOUT', message: `the prompt did not finish within timeout_s=${timeoutS}` };
+    case 'lost':
+      return { code: 'COMFYUI_PROMPT_LOST', message: 'the prompt is neither in ComfyUI\'s queue nor in its history (ComfyUI restarted, or it was deleted)' };
+    case 'crashed':
+      return { code: 'COMFYUI_CRASHED', message: outcome.message };
+    case 'stopped':
+      return { code: 'VIDAX_STOPPED', message: 'VIDAX stopped while the prompt ran' };
+  }
+}
+
+/**
+ * Waits for a submitted prompt and downloads its outputs. Used for fresh runs and for runs
+ * re-attached after a VIDAX restart.
+ */
+export async function finishPrompt(
+  io: ComfyPhaseIO,
+  opts: { promptId: string; deadline: number; timeoutS: number; outputsDir: string; workdir: string },
+): Promise<ComfyPhaseResult> {
+  const hint = new Hint();
+  const stopListening = listen(io, opts.promptId, hint);
+  let outcome: PromptOutcome;
+  try {
+    outcome = await awaitPrompt(
+      {
+        promptId: opts.promptId,
+        source: io.comfy,
+        deadline: opts.deadline,
+        signal: io.signal,
+        pollMs: io.pollMs,
+        unreachableMs: io.unreachableMs,
+        onQueuePosition: (position) => io.patchPhase({ queue_position: position }),
+      },
+      hint,
+    );
+  } finally {
+    stopListening();
+  }
+  if (outcome.kind === 'timeout') {
+    // Stop that prompt only: interrupt it if it runs, drop it if it still waits.
+    await io.comfy.interrupt(opts.promptId).catch(() => {});
+    await io.comfy.deleteQueued([opts.promptId]).catch(() => {});
+    io.event('comfyui.interrupted_by_vidax', { reason: 'timeout' });
+  }
+  if (outcome.kind !== 'finished') {
+    return { ok: false, failure: outcomeFailure(outcome, opts.timeoutS), stopped: outcome.kind === 'stopped' };
+  }
+  return downloadOutputs(io, outcome.entry, opts.outputsDir, opts.workdir);
+}
+
+async function downloadOutputs(io: ComfyPhaseIO, entry: HistoryEntry, outputsDir: string, workdir: string): Promise<ComfyPhaseResult> {
+  const failure = classify(entry);
+  if (failure) return { ok: false, failure };
+  const { files, refused } = planOutputs(entry);
+  if (refused.length > 0) io.event('comfyui.output_refused', { filenames: refused });
+  const artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[] = [];
+  if (files.length > 0) await mkdir(outputsDir, { recursive: true });
+  for (const out of files) {
+    try {
+      const got = await io.comfy.download(out.file, join(outputsDir, out.name));
+      const path = join(outputsDir, out.name).slice(workdir.length + 1);
+      artifacts.push({ path, bytes: got.bytes, sha256: got.sha256, phase: 'comfyui' });
+      io.event('comfyui.output_downloaded', { node: out.node, path, bytes: got.bytes });
+    } catch (err) {
+      const code = isComfyError(err) ? err.code : 'COMFYUI_DOWNLOAD_FAILED';
+      return { ok: false, failure: { code, message: `downloading ${out.file.filename} failed: ${(err as Error).message}` } };
+    }
+  }
+  return { ok: true, artifacts, files: files.length };
+}

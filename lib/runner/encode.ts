@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { copyFile, open, rename, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { tempPathFor } from '../atomic-file.ts';
+
+/**
+ * A placeholder `final.mp4`: a bare `ftyp` box, so tools see an (empty) MP4 and not garbage.
+ * Stage 1 does not encode frames; the phase says `placeholder: true`.
+ */
+const PLACEHOLDER = Buffer.from([
+  0x00, 0x00, 0x00, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0x00, 0x00, 0x02, 0x00,
+  0x69, 0x73, 0x6f, 0x6d, 0x6d, 0x70, 0x34, 0x31,
+]);
+
+export interface EncodeResult {
+  bytes: number;
+  sha256: string;
+  placeholder: boolean;
+  /** The ComfyUI output copied, relative to the workdir, when there was one. */
+  source: string | null;
+}
+
+async function fsyncAndRename(tmp: string, dest: string): Promise<void> {
+  const fh = await open(tmp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, dest);
+}
+
+/**
+ * Writes `<workdir>/final.mp4` atomically: a copy of the first `.mp4` ComfyUI produced
+ * (already hashed when it was downloaded), or the placeholder.
+ */
+export async function writeFinal(
+  workdir: string,
+  mp4: { path: string; bytes: number; sha256: string } | undefined,
+): Promise<EncodeResult> {
+  const dest = join(workdir, 'final.mp4');
+  const tmp = tempPathFor(dest);
+  try {
+    if (mp4) {
+      await copyFile(join(workdir, mp4.path), tmp);
+      await fsyncAndRename(tmp, dest);
+      return { bytes: mp4.bytes, sha256: mp4.sha256, placeholder: false, source: mp4.path };
+    }
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(PLACEHOLDER);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, dest);
+    const sha256 = createHash('sha256').update(PLACEHOLDER).digest('hex');
+    return { bytes: PLACEHOLDER.length, sha256, placeholder: true, source: null };
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+export const isMp4 = (path: string) => basename(path).toLowerCase().endsWith('.mp4');

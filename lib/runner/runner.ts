@@ -1,0 +1,296 @@
+import { writeFileAtomic } from '../atomic-file.ts';
+import type { ComfyClient } from '../comfyui/client.ts';
+import { mintPromptId } from '../comfyui/client.ts';
+import { isComfyError } from '../comfyui/errors.ts';
+import type { EventStream } from '../comfyui/events.ts';
+import { VidaxError } from '../errors.ts';
+import { errorFields, type Logger } from '../logger.ts';
+import { finishPrompt, type ComfyPhaseIO } from './comfyui-phase.ts';
+import { isMp4, writeFinal } from './encode.ts';
+import type { Failure } from './outputs.ts';
+import type { Job } from '../job-schema.ts';
+import { PHASES, type PhaseName } from '../manifest.ts';
+import type { RunStore } from '../run-store.ts';
+import { beginPhase, endPhase, failRun } from './phases.ts';
+import { prepareWorkflow } from './prepare.ts';
+
+export interface RunnerDeps {
+  runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive'>;
+  comfy: ComfyClient;
+  events: EventStream;
+  processManager: { ensureComfyUI(): Promise<unknown>; onCrash(listener: (info: { message?: string }) => void): () => void };
+  log: Logger;
+  defaultTimeoutS: number;
+  pollMs?: number;
+  unreachableMs?: number;
+  progressEveryMs?: number;
+  /** How long to wait for the event socket before submitting anyway (history polling covers it). */
+  eventsReadyMs?: number;
+}
+
+export interface Runner {
+  /** POST /jobs/:id/start: 404/409 checks, ComfyUI made healthy, the run claimed and launched. */
+  start(runId: string): Promise<{ run_id: string; run_status: 'running' }>;
+  /** At start-up: re-attach runs a previous process left running, or fail them. */
+  recover(): Promise<{ reattached: string[]; failed: string[] }>;
+  /** Resolves once no run is in flight (tests). */
+  settled(): Promise<void>;
+  /** Stops waiting on ComfyUI; runs in flight stay `running` for the next start to recover. */
+  close(): Promise<void>;
+}
+
+const alreadyStarted = (id: string, status: string) =>
+  new VidaxError('run_already_started', 409, `run ${id} is ${status}; only a queued run can be started`);
+
+export function createRunner(deps: RunnerDeps): Runner {
+  const { runs, comfy, log } = deps;
+  const inflight = new Map<string, { promise: Promise<void>; abort: AbortController }>();
+  const starting = new Set<string>();
+  let closed = false;
+
+  const event = (id: string, type: string, fields: Record<string, unknown> = {}) =>
+    runs.appendEvent(id, type, fields).catch((err) => log.error('event append failed', { run_id: id, type, ...errorFields(err) }));
+
+  deps.processManager.onCrash((info) => {
+    for (const { abort } of inflight.values()) {
+      abort.abort({ kind: 'crashed', message: `the managed ComfyUI exited unexpectedly${info.message ? `: ${info.message}` : ''}` });
+    }
+  });
+
+  /** Coalesces manifest patches of the comfyui phase: one durable write at a time, the latest wins. */
+  function phasePatcher(id: string) {
+    let pending: Record<string, unknown> | null = null;
+    let writing: Promise<unknown> = Promise.resolve();
+    const patch = (fields: Record<string, unknown>) => {
+      const first = pending === null;
+      pending = { ...pending, ...fields };
+      if (!first) return;
+      writing = writing.then(() => {
+        const p = pending ?? {};
+        pending = null;
+        return runs.update(id, (m) => {
+          Object.assign(m.phases.comfyui, p);
+        }).catch((err) => log.error('progress write failed', { run_id: id, ...errorFields(err) }));
+      });
+    };
+    return { patch, drain: () => writing };
+  }
+
+  async function fail(id: string, phase: PhaseName, failure: Failure): Promise<void> {
+    await runs.update(id, (m) => failRun(m, phase, failure));
+    await event(id, 'phase.failed', { phase, code: failure.code, message: failure.message });
+    await event(id, 'run.failed', { code: failure.code });
+  }
+
+  async function execute(id: string, abort: AbortController, resumePromptId: string | null): Promise<void> {
+    const job = await runs.readJob(id);
+    const paths = runs.paths(id);
+    const timeoutS = job.timeout_s ?? deps.defaultTimeoutS;
+    let promptId = resumePromptId;
+    let deadline: number;
+    const patcher = phasePatcher(id);
+    if (promptId === null) {
+      await event(id, 'phase.started', { phase: 'prepare' });
+      const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
+      await writeFileAtomic(paths.workflow, `${JSON.stringify(graph, null, 2)}\n`);
+      const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
+      promptId = mintPromptId();
+      const pid = promptId;
+      deadline = Date.now() + timeoutS * 1000;
+      await runs.update(id, (m) => {
+        endPhase(m, 'prepare', 'completed', { workflow: 'workflow.json' });
+        beginPhase(m, 'comfyui', { prompt_id: pid, client_id: clientId, progress: null, queue_position: null });
+      });
+      await event(id, 'phase.completed', { phase: 'prepare' });
+      await event(id, 'phase.started', { phase: 'comfyui', prompt_id: pid, events: clientId !== null });
+      const io = phaseIO(id, abort, patcher.patch);
+      // Subscribe before submitting: events can beat the POST response.
+      const early = finishPromptLater(io, pid, deadline, timeoutS, paths);
+      try {
+        const submitted = await comfy.submit({ prompt: graph, promptId: pid, ...(clientId ? { clientId } : {}) });
+        await event(id, 'comfyui.queued', { prompt_id: pid, number: submitted.number, node_errors: submitted.node_errors });
+      } catch (err) {
+        early.cancel();
+        await patcher.drain();
+        const failure = isComfyError(err)
+          ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
+          : { code: 'COMFYUI_SUBMIT_FAILED', message: (err as Error).message };
+        return fail(id, 'comfyui', failure);
+      }
+      return complete(id, job, await early.result, patcher.drain);
+    }
+    const m = await runs.get(id);
+    const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
+    deadline = started + timeoutS * 1000;
+    await event(id, 'run.reattached', { prompt_id: promptId });
+    const io = phaseIO(id, abort, patcher.patch);
+    const result = await finishPrompt(io, { promptId, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir });
+    return complete(id, job, result, patcher.drain);
+  }
+
+  function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyPhaseIO {
+    return {
+      comfy,
+      events: deps.events,
+      event: (type, fields) => void event(id, type, fields),
+      patchPhase,
+      signal: abort.signal,
+      pollMs: deps.pollMs ?? 1000,
+      unreachableMs: deps.unreachableMs ?? 15_000,
+      progressEveryMs: deps.progressEveryMs ?? 500,
+    };
+  }
+
+  /** Starts waiting (and listening) before the submit; `cancel` stops it if the submit fails. */
+  function finishPromptLater(io: ComfyPhaseIO, promptId: string, deadline: number, timeoutS: number, paths: { outputs: string; workdir: string }) {
+    const local = new AbortController();
+    const forward = () => local.abort(io.signal.reason);
+    io.signal.addEventListener('abort', forward, { once: true });
+    const result = finishPrompt({ ...io, signal: local.signal }, { promptId, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir });
+    return {
+      result: result.finally(() => io.signal.removeEventListener('abort', forward)),
+      cancel: () => local.abort({ kind: 'stopped' }),
+    };
+  }
+
+  async function complete(
+    id: string,
+    job: Job,
+    result: Awaited<ReturnType<typeof finishPrompt>>,
+    drain: () => Promise<unknown>,
+  ): Promise<void> {
+    await drain();
+    if (!result.ok) {
+      if (result.stopped) return; // VIDAX is stopping: the next start recovers this run
+      return fail(id, 'comfyui', result.failure);
+    }
+    const paths = runs.paths(id);
+    const partialReasons: string[] = [];
+    await runs.update(id, (m) => {
+      endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null });
+      m.artifacts = [...m.artifacts.filter((a) => a.phase !== 'comfyui'), ...result.artifacts];
+      for (const name of ['stabilize', 'lipsync'] as const) {
+        if (job.phases?.[name]?.enabled) {
+          endPhase(m, name, 'skipped', { requested: true, reason: `${name} is not available in stage 1` });
+          partialReasons.push(name);
+        } else {
+          endPhase(m, name, 'skipped', { requested: false, reason: 'not requested by the job' });
+        }
+      }
+      if (job.phases?.encode?.enabled !== false) beginPhase(m, 'encode');
+    });
+    await event(id, 'phase.completed', { phase: 'comfyui', outputs: result.files });
+    for (const name of ['stabilize', 'lipsync']) {
+      await event(id, 'phase.skipped', { phase: name, requested: partialReasons.includes(name) });
+    }
+    let encode: Awaited<ReturnType<typeof writeFinal>> | null = null;
+    if (job.phases?.encode?.enabled !== false) {
+      await event(id, 'phase.started', { phase: 'encode' });
+      try {
+        encode = await writeFinal(paths.workdir, result.artifacts.find((a) => isMp4(a.path)));
+      } catch (err) {
+        return fail(id, 'encode', { code: 'ENCODE_FAILED', message: (err as Error).message });
+      }
+    }
+    const exit = partialReasons.length > 0 ? 'partial' : 'success';
+    await runs.update(id, (m) => {
+      if (encode) {
+        endPhase(m, 'encode', 'completed', { placeholder: encode.placeholder, source: encode.source, fps: job.phases?.encode?.fps ?? null });
+        m.artifacts.push({ path: 'final.mp4', bytes: encode.bytes, sha256: encode.sha256, phase: 'encode' });
+      } else {
+        endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
+      }
+      m.run_status = 'completed';
+      m.exit_status = exit;
+    });
+    await event(id, encode ? 'phase.completed' : 'phase.skipped', { phase: 'encode', ...(encode ? { placeholder: encode.placeholder } : {}) });
+    await event(id, 'run.completed', { exit_status: exit });
+  }
+
+  function launch(id: string, resumePromptId: string | null): void {
+    const abort = new AbortController();
+    const promise = execute(id, abort, resumePromptId)
+      .catch(async (err) => {
+        log.error('run failed unexpectedly', { run_id: id, ...errorFields(err) });
+        const m = await runs.get(id).catch(() => null);
+        const phase = PHASES.find((p) => m?.phases[p].status === 'running') ?? 'prepare';
+        await fail(id, phase, { code: 'RUNNER_ERROR', message: (err as Error).message }).catch(() => {});
+      })
+      .finally(() => inflight.delete(id));
+    inflight.set(id, { promise, abort });
+  }
+
+  return {
+    async start(id) {
+      if (closed) throw new VidaxError('shutting_down', 503, 'VIDAX is shutting down');
+      const m = await runs.get(id);
+      if (m.run_status !== 'queued' || starting.has(id)) throw alreadyStarted(id, starting.has(id) ? 'starting' : m.run_status);
+      starting.add(id);
+      try {
+        try {
+          await deps.processManager.ensureComfyUI();
+        } catch (err) {
+          const code = err instanceof VidaxError ? err.code : 'COMFYUI_START_FAILED';
+          await event(id, 'run.start_failed', { code, message: (err as Error).message, run_status: 'queued' });
+          throw err;
+        }
+        await runs.update(id, (cur) => {
+          if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
+          cur.run_status = 'running';
+          cur.started_at = new Date().toISOString();
+          beginPhase(cur, 'prepare');
+        });
+      } finally {
+        starting.delete(id);
+      }
+      await event(id, 'run.started');
+      launch(id, null);
+      return { run_id: id, run_status: 'running' };
+    },
+
+    async recover() {
+      const reattached: string[] = [];
+      const failed: string[] = [];
+      for (const id of await runs.listActive('running')) {
+        const m = await runs.get(id).catch(() => null);
+        if (m?.run_status !== 'running' || inflight.has(id)) continue;
+        const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
+        let found = false;
+        let why = 'VIDAX stopped before the prompt was submitted';
+        if (promptId) {
+          try {
+            if ((await comfy.history(promptId)) !== null) found = true;
+            else {
+              const q = await comfy.queue();
+              found = [...q.running, ...q.pending].some((item) => item.prompt_id === promptId);
+            }
+            why = 'the prompt is neither in ComfyUI\'s queue nor in its history';
+          } catch (err) {
+            why = `ComfyUI is unreachable (${(err as Error).message}); a restarted ComfyUI has lost its queue and history`;
+          }
+        }
+        if (found && promptId) {
+          reattached.push(id);
+          launch(id, promptId);
+        } else {
+          failed.push(id);
+          const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';
+          await fail(id, phase, { code: 'COMFYUI_PROMPT_LOST', message: why, details: { prompt_id: promptId } });
+        }
+      }
+      if (reattached.length + failed.length > 0) log.info('recovered runs', { reattached, failed });
+      return { reattached, failed };
+    },
+
+    async settled() {
+      while (inflight.size > 0) await Promise.allSettled([...inflight.values()].map((r) => r.promise));
+    },
+
+    async close() {
+      closed = true;
+      for (const { abort } of inflight.values()) abort.abort({ kind: 'stopped' });
+      await Promise.allSettled([...inflight.values()].map((r) => r.promise));
+    },
+  };
+}
+

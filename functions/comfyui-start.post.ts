@@ -1,5 +1,4 @@
 import type { ProcessManager } from '../lib/comfyui/process-manager.ts';
-import { payloadTooLarge } from '../lib/errors.ts';
 import { defineFunction, type FunctionContext } from '../lib/function.ts';
 import { json } from '../lib/respond.ts';
 
@@ -14,9 +13,7 @@ export interface ComfyStartContext extends FunctionContext {
 export default defineFunction<ComfyStartContext>({
   method: 'POST',
   path: '/comfyui/start',
-  handler: async ({ ctx, request }) => {
-    // No body is read, but an oversized one is still refused like on every route.
-    if (Number(request.headers.get('content-length') ?? 0) > ctx.config.maxBodyBytes) throw payloadTooLarge(ctx.config.maxBodyBytes);
+  handler: async ({ ctx }) => {
     const { url, managed, pid } = await ctx.processManager.ensureComfyUI();
     return json({ ok: true, status: 'ready', url, managed, pid }, 202);
   },

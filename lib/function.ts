@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { readJson } from './body.ts';
-import { describeError, methodNotAllowed, notFound, VidaxError } from './errors.ts';
+import { describeError, methodNotAllowed, notFound, payloadTooLarge, VidaxError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { requestIdOf } from './request-id.ts';
 import { json } from './respond.ts';
@@ -99,6 +99,10 @@ export function defineFunction<C extends FunctionContext, S extends v.GenericSch
         const params = match(new URL(request.url).pathname);
         if (!params) throw notFound();
         if (request.method !== def.method) throw methodNotAllowed([def.method]);
+        // Every route refuses a declared oversized body, whether or not it reads one.
+        if (Number(request.headers.get('content-length') ?? 0) > ctx.config.maxBodyBytes) {
+          throw payloadTooLarge(ctx.config.maxBodyBytes);
+        }
         let body: unknown;
         if (def.body) {
           const raw = await readJson(request, ctx.config.maxBodyBytes);

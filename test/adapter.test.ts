@@ -49,16 +49,16 @@ describe('Node adapter', () => {
     assert.equal(na.body.error.code, 'method_not_allowed');
   });
 
-  it('413s a body over maxBodyBytes on a route that reads one', async () => {
-    const bodyRoute = functions.find((f) => f.method === 'POST' && !f.path.includes(':'));
-    if (!bodyRoute) return; // POST /jobs arrives with the runs store
-    const res = await request(running.server)
-      .post(bodyRoute.path)
-      .set('x-api-key', TEST_KEY)
-      .set('content-type', 'application/json')
-      .send(JSON.stringify({ pad: 'x'.repeat(4096) }));
-    assert.equal(res.status, 413);
-    assert.equal(res.body.error.code, 'payload_too_large');
+  it('413s a body over maxBodyBytes, on a route that reads one and on one that does not', async () => {
+    for (const path of ['/jobs', '/comfyui/start', '/jobs/r_0000000000000_x/start']) {
+      const res = await request(running.server)
+        .post(path)
+        .set('x-api-key', TEST_KEY)
+        .set('content-type', 'application/json')
+        .send(JSON.stringify({ pad: 'x'.repeat(4096) }));
+      assert.equal(res.status, 413, path);
+      assert.equal(res.body.error.code, 'payload_too_large');
+    }
   });
 
   it('echoes a sane X-Request-Id, mints one otherwise, and logs one line per request without the key', async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { functions } from '../functions/index.ts';
 import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
 import { buildContext, type Context } from '../lib/context.ts';
-import { createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
+import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
 import { VERSION } from '../lib/version.ts';
 import { createApp } from './app.ts';
 
@@ -52,7 +52,9 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
 
 /** The process entry: config from the environment, signals, exit codes. */
 async function main(): Promise<void> {
-  const log = createJsonLogger((line) => process.stdout.write(line));
+  const out = batchedWriter((data) => process.stdout.write(data));
+  process.on('exit', out.flush);
+  const log = createJsonLogger(out.write);
   let config: Config;
   try {
     config = loadConfig({ env: process.env, cwd: process.cwd() });

@@ -29,3 +29,34 @@ export function errorFields(err: unknown): Record<string, unknown> {
   if (err instanceof Error) return { error: err.message, name: err.name, stack: err.stack };
   return { error: String(err) };
 }
+
+/**
+ * A line sink that batches: lines collect in memory and leave in one write per event-loop turn
+ * (so a busy server makes one syscall for many request lines); call `flush` on exit so nothing
+ * is lost.
+ */
+export function batchedWriter(write: (data: string) => void): {
+  write(line: string): void;
+  flush(): void;
+} {
+  let buf = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (buf === '') return;
+    const data = buf;
+    buf = '';
+    write(data);
+  };
+  return {
+    write(line) {
+      buf += line;
+      if (buf.length > 1 << 16) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}

@@ -1,0 +1,132 @@
+// Crash: kill -9 the real VIDAX process at random moments while runs are created and run, restart
+// it over the same runs dir (ComfyUI, an external simulator, survives), and check nothing is lost.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tempDir } from '../support/context.ts';
+import { type RunningSimulator, startSimulator } from '../support/simulator.ts';
+import { workflow } from '../support/vidax.ts';
+import { call } from './support/http.ts';
+import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
+import { inspectRunsDir } from './support/runs-dir.ts';
+
+const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? 50);
+const CREATES = 8; // POST /jobs per burst
+const STARTS = 3; // of which this many are started at once
+const SETTLE_MS = 30_000; // a run left running must end within this after a restart
+
+const slow = (steps: number) => ({
+  '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+  '2': { class_type: 'VidaxSlowSteps', inputs: { images: ['1', 0], steps, step_ms: 20 } },
+  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'crash' } },
+});
+
+const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
+const post = (vx: VidaxProc, path: string, body?: unknown) =>
+  call(vx.url, path, { method: 'POST', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs: 10_000 });
+const getJob = async (vx: VidaxProc, id: string) => {
+  const r = await call(vx.url, `/jobs/${id}`, { headers, timeoutMs: 10_000 });
+  return { status: r.status, body: r.status === 200 ? (JSON.parse(r.text) as { run_status: string; error: { code: string } | null }) : null };
+};
+
+describe('crash: kill -9 VIDAX at random moments', () => {
+  let sim: RunningSimulator;
+  let base: string;
+  let vx: VidaxProc | undefined;
+  const config = () => ({ comfyui: { url: sim.url, autoStart: false, requestTimeoutMs: 5000, healthTimeoutMs: 1000 } });
+
+  before(async () => {
+    sim = await startSimulator();
+    base = tempDir('vidax-crash-');
+  });
+  after(async () => {
+    await vx?.kill();
+    await sim?.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it(`survives ${ITERATIONS} kill -9s: every 202 run exists, manifests parse, nothing stays running, no temp files`, { timeout: 15 * 60_000 }, async () => {
+    const runsDir = join(base, 'runs');
+    const accepted = new Set<string>();
+    const totals = { creates: 0, accepted: 0, starts: 0, startsAccepted: 0, lostAnswers: 0, tempSeen: 0 };
+    const outcomes = new Map<string, string>(); // run id → how a run that was running ended
+
+    /** Waits until no run on disk is `running`; records how each ended. */
+    const settle = async (proc: VidaxProc, iteration: number) => {
+      const watch = new Set([...inspectRunsDir(runsDir).status].filter(([, s]) => s === 'running').map(([id]) => id));
+      const deadline = Date.now() + SETTLE_MS;
+      while (watch.size > 0) {
+        for (const id of [...watch]) {
+          const { status, body } = await getJob(proc, id);
+          assert.equal(status, 200, `iteration ${iteration}: GET /jobs/${id}`);
+          if (body && body.run_status !== 'running') {
+            watch.delete(id);
+            assert.ok(body.run_status === 'completed' || body.error?.code, `iteration ${iteration}: ${id} failed without a code`);
+            outcomes.set(id, body.run_status === 'completed' ? 'completed' : `failed ${body.error?.code}`);
+          }
+        }
+        if (watch.size > 0 && Date.now() > deadline) assert.fail(`iteration ${iteration}: runs still running ${SETTLE_MS} ms after the restart: ${[...watch].join(', ')}`);
+        if (watch.size > 0) await sleep(50);
+      }
+      const disk = inspectRunsDir(runsDir);
+      assert.deepEqual(disk.tempFiles, [], `iteration ${iteration}: temp files left behind`);
+      assert.deepEqual([...disk.status].filter(([, s]) => s === 'running'), [], `iteration ${iteration}: running on disk after settling`);
+    };
+
+    vx = await startVidaxProc(base, config());
+    for (let i = 0; i < ITERATIONS; i += 1) {
+      const fresh: string[] = [];
+      const burst = Array.from({ length: CREATES }, async (_, k) => {
+        totals.creates += 1;
+        const proc = vx!;
+        const startIt = k < STARTS;
+        const job = startIt ? { workflow: slow(5 + Math.floor(Math.random() * 16)), name: `crash ${i}.${k}` } : { workflow: workflow('single') };
+        const r = await post(proc, '/jobs', job);
+        assert.equal(r.status, 202, r.text);
+        const id = (JSON.parse(r.text) as { run_id: string }).run_id;
+        accepted.add(id);
+        fresh.push(id);
+        if (!startIt) return;
+        totals.starts += 1;
+        const s = await post(proc, `/jobs/${id}/start`);
+        assert.equal(s.status, 202, s.text);
+        totals.startsAccepted += 1;
+      });
+      const answered = Promise.allSettled(burst);
+      await sleep(Math.random() * 300);
+      await vx.kill();
+      for (const r of await answered) {
+        if (r.status === 'rejected') {
+          // Only a connection cut by the kill may lose an answer; never an error status.
+          assert.ok(!(r.reason instanceof assert.AssertionError), String(r.reason));
+          totals.lostAnswers += 1;
+        }
+      }
+      const before = inspectRunsDir(runsDir);
+      totals.tempSeen += before.tempFiles.length;
+      vx = await startVidaxProc(base, config());
+      for (const id of fresh) {
+        assert.equal((await getJob(vx, id)).status, 200, `iteration ${i}: run ${id} answered 202 is gone`);
+      }
+      const disk = inspectRunsDir(runsDir);
+      assert.deepEqual(disk.badManifests, [], `iteration ${i}: unreadable manifests`);
+      for (const id of accepted) assert.ok(disk.status.has(id), `iteration ${i}: run ${id} answered 202 has no manifest`);
+      // Most iterations let the restart recover fully; every 4th kills it again during recovery.
+      if (i % 4 !== 3 || i === ITERATIONS - 1) await settle(vx, i);
+    }
+    for (const id of accepted) assert.equal((await getJob(vx, id)).status, 200, `run ${id} answered 202 is gone`);
+    await vx.stop();
+    totals.accepted = accepted.size;
+    const byOutcome: Record<string, number> = {};
+    for (const o of outcomes.values()) byOutcome[o] = (byOutcome[o] ?? 0) + 1;
+    const disk = inspectRunsDir(runsDir);
+    console.log(
+      `crash: ${ITERATIONS} kill -9 iterations; ${totals.creates} POST /jobs sent, ${totals.accepted} answered 202 (all found after restarts); ` +
+        `${totals.starts} starts sent, ${totals.startsAccepted} answered 202; ${totals.lostAnswers} answers cut by the kill; ` +
+        `${disk.runs} runs on disk, ${disk.badManifests.length} bad manifests; temp files seen right after kills: ${totals.tempSeen}, left after recovery: 0; ` +
+        `runs found running after a restart and how they ended: ${JSON.stringify(byOutcome)}`,
+    );
+  });
+});

@@ -1,0 +1,61 @@
+// The real VIDAX process (adapters/node.ts from source) over a given runs dir, for the reliability suite.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../support/comfyui.ts';
+import { TEST_KEY } from '../../support/context.ts';
+import { type Spawned, spawnVidax } from '../../support/spawn.ts';
+
+export const KEY = TEST_KEY;
+
+export interface VidaxProc {
+  url: string;
+  port: number;
+  pid: number;
+  proc: Spawned;
+  /** SIGKILL, waits for the exit. */
+  kill(): Promise<void>;
+  /** SIGTERM (graceful), SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns VIDAX with a config file in `base` (runs dir `base/runs`, ComfyUI log beside it) and
+ * waits for its "listening" line. `config` is merged into the file (e.g. `comfyui`).
+ */
+export async function startVidaxProc(base: string, config: Record<string, unknown> = {}, ms = 20_000): Promise<VidaxProc> {
+  mkdirSync(base, { recursive: true });
+  const file = join(base, 'vidax.json');
+  writeFileSync(file, JSON.stringify({ requestLog: false, runsDir: 'runs', ...config }));
+  const port = await freePort();
+  const proc = spawnVidax({ VIDAX_API_KEY: KEY, VIDAX_PORT: String(port), VIDAX_CONFIG: file });
+  await proc.waitFor(/listening on http/, ms);
+  const pid = proc.child.pid!;
+  const dead = () => proc.child.exitCode !== null || proc.child.signalCode !== null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid,
+    proc,
+    async kill() {
+      if (dead()) return;
+      const exited = proc.exit();
+      proc.child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (dead()) return;
+      const exited = proc.exit();
+      proc.child.kill('SIGTERM');
+      const t = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Resident set size of `pid` in bytes (VmRSS). */
+export function rssOf(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kb) * 1024;
+}

@@ -84,17 +84,20 @@ function outcomeFailure(outcome: Exclude<PromptOutcome, { kind: 'finished' }>, t
 }
 
 /**
- * Waits for a submitted prompt and downloads its outputs. Used for fresh runs and for runs
- * re-attached after a VIDAX restart.
+ * Listens to the prompt's events, then `submit`s it (fresh runs; events can beat the POST
+ * response, so listening comes first), waits for it and downloads its outputs. Re-attached runs
+ * pass no `submit`. A failing `submit` rejects; the runner records its code.
  */
 export async function finishPrompt(
   io: ComfyPhaseIO,
   opts: { promptId: string; deadline: number; timeoutS: number; outputsDir: string; workdir: string },
+  submit?: () => Promise<void>,
 ): Promise<ComfyPhaseResult> {
   const hint = new Hint();
   const stopListening = listen(io, opts.promptId, hint);
   let outcome: PromptOutcome;
   try {
+    if (submit) await submit();
     outcome = await awaitPrompt(
       {
         promptId: opts.promptId,

@@ -104,20 +104,27 @@ export function createRunner(deps: RunnerDeps): Runner {
       await event(id, 'phase.completed', { phase: 'prepare' });
       await event(id, 'phase.started', { phase: 'comfyui', prompt_id: pid, events: clientId !== null });
       const io = phaseIO(id, abort, patcher.patch);
-      // Subscribe before submitting: events can beat the POST response.
-      const early = finishPromptLater(io, pid, deadline, timeoutS, paths);
+      let refused: Failure | null = null;
+      const submit = async () => {
+        try {
+          const submitted = await comfy.submit({ prompt: graph, promptId: pid, ...(clientId ? { clientId } : {}) });
+          await event(id, 'comfyui.queued', { prompt_id: pid, number: submitted.number, node_errors: submitted.node_errors });
+        } catch (err) {
+          refused = isComfyError(err)
+            ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
+            : { code: 'COMFYUI_SUBMIT_FAILED', message: (err as Error).message };
+          throw err;
+        }
+      };
+      let result: Awaited<ReturnType<typeof finishPrompt>>;
       try {
-        const submitted = await comfy.submit({ prompt: graph, promptId: pid, ...(clientId ? { clientId } : {}) });
-        await event(id, 'comfyui.queued', { prompt_id: pid, number: submitted.number, node_errors: submitted.node_errors });
+        result = await finishPrompt(io, { promptId: pid, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir }, submit);
       } catch (err) {
-        early.cancel();
         await patcher.drain();
-        const failure = isComfyError(err)
-          ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
-          : { code: 'COMFYUI_SUBMIT_FAILED', message: (err as Error).message };
-        return fail(id, 'comfyui', failure);
+        if (refused) return fail(id, 'comfyui', refused);
+        throw err; // not ComfyUI's answer: RUNNER_ERROR in launch()
       }
-      return complete(id, job, await early.result, patcher.drain);
+      return complete(id, job, result, patcher.drain);
     }
     const m = await runs.get(id);
     const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
@@ -138,18 +145,6 @@ export function createRunner(deps: RunnerDeps): Runner {
       pollMs: deps.pollMs ?? 1000,
       unreachableMs: deps.unreachableMs ?? 15_000,
       progressEveryMs: deps.progressEveryMs ?? 500,
-    };
-  }
-
-  /** Starts waiting (and listening) before the submit; `cancel` stops it if the submit fails. */
-  function finishPromptLater(io: ComfyPhaseIO, promptId: string, deadline: number, timeoutS: number, paths: { outputs: string; workdir: string }) {
-    const local = new AbortController();
-    const forward = () => local.abort(io.signal.reason);
-    io.signal.addEventListener('abort', forward, { once: true });
-    const result = finishPrompt({ ...io, signal: local.signal }, { promptId, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir });
-    return {
-      result: result.finally(() => io.signal.removeEventListener('abort', forward)),
-      cancel: () => local.abort({ kind: 'stopped' }),
     };
   }
 

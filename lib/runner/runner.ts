@@ -5,10 +5,11 @@ import { isComfyError } from '../comfyui/errors.ts';
 import type { EventStream } from '../comfyui/events.ts';
 import { VidaxError } from '../errors.ts';
 import { errorFields, type Logger } from '../logger.ts';
-import { finishPrompt, type ComfyPhaseIO } from './comfyui-phase.ts';
-import { isMp4, writeFinal } from './encode.ts';
+import { type ComfyPhaseIO, finishPrompt } from './comfyui-phase.ts';
+import { finishRun, type RunSteps } from './finish-run.ts';
+import { createPhasePatcher } from './phase-patcher.ts';
+import { probePrompt } from './recover.ts';
 import type { Failure } from './outputs.ts';
-import type { Job } from '../job-schema.ts';
 import { PHASES, type PhaseName } from '../manifest.ts';
 import type { RunStore } from '../run-store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
@@ -57,30 +58,13 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   });
 
-  /** Coalesces manifest patches of the comfyui phase: one durable write at a time, the latest wins. */
-  function phasePatcher(id: string) {
-    let pending: Record<string, unknown> | null = null;
-    let writing: Promise<unknown> = Promise.resolve();
-    const patch = (fields: Record<string, unknown>) => {
-      const first = pending === null;
-      pending = { ...pending, ...fields };
-      if (!first) return;
-      writing = writing.then(() => {
-        const p = pending ?? {};
-        pending = null;
-        return runs.update(id, (m) => {
-          Object.assign(m.phases.comfyui, p);
-        }).catch((err) => log.error('progress write failed', { run_id: id, ...errorFields(err) }));
-      });
-    };
-    return { patch, drain: () => writing };
-  }
-
   async function fail(id: string, phase: PhaseName, failure: Failure): Promise<void> {
     await runs.update(id, (m) => failRun(m, phase, failure));
     await event(id, 'phase.failed', { phase, code: failure.code, message: failure.message });
     await event(id, 'run.failed', { code: failure.code });
   }
+
+  const steps: RunSteps = { runs, event, fail };
 
   async function execute(id: string, abort: AbortController, resumePromptId: string | null): Promise<void> {
     const job = await runs.readJob(id);
@@ -88,7 +72,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const timeoutS = job.timeout_s ?? deps.defaultTimeoutS;
     let promptId = resumePromptId;
     let deadline: number;
-    const patcher = phasePatcher(id);
+    const patcher = createPhasePatcher(runs, id, log);
     if (promptId === null) {
       await event(id, 'phase.started', { phase: 'prepare' });
       const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
@@ -124,7 +108,8 @@ export function createRunner(deps: RunnerDeps): Runner {
         if (refused) return fail(id, 'comfyui', refused);
         throw err; // not ComfyUI's answer: RUNNER_ERROR in launch()
       }
-      return complete(id, job, result, patcher.drain);
+      await patcher.drain();
+      return finishRun(steps, id, job, result);
     }
     const m = await runs.get(id);
     const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
@@ -132,7 +117,8 @@ export function createRunner(deps: RunnerDeps): Runner {
     await event(id, 'run.reattached', { prompt_id: promptId });
     const io = phaseIO(id, abort, patcher.patch);
     const result = await finishPrompt(io, { promptId, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir });
-    return complete(id, job, result, patcher.drain);
+    await patcher.drain();
+    return finishRun(steps, id, job, result);
   }
 
   function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyPhaseIO {
@@ -146,60 +132,6 @@ export function createRunner(deps: RunnerDeps): Runner {
       unreachableMs: deps.unreachableMs ?? 15_000,
       progressEveryMs: deps.progressEveryMs ?? 500,
     };
-  }
-
-  async function complete(
-    id: string,
-    job: Job,
-    result: Awaited<ReturnType<typeof finishPrompt>>,
-    drain: () => Promise<unknown>,
-  ): Promise<void> {
-    await drain();
-    if (!result.ok) {
-      if (result.stopped) return; // VIDAX is stopping: the next start recovers this run
-      return fail(id, 'comfyui', result.failure);
-    }
-    const paths = runs.paths(id);
-    const partialReasons: string[] = [];
-    await runs.update(id, (m) => {
-      endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null });
-      m.artifacts = [...m.artifacts.filter((a) => a.phase !== 'comfyui'), ...result.artifacts];
-      for (const name of ['stabilize', 'lipsync'] as const) {
-        if (job.phases?.[name]?.enabled) {
-          endPhase(m, name, 'skipped', { requested: true, reason: `${name} is not available in stage 1` });
-          partialReasons.push(name);
-        } else {
-          endPhase(m, name, 'skipped', { requested: false, reason: 'not requested by the job' });
-        }
-      }
-      if (job.phases?.encode?.enabled !== false) beginPhase(m, 'encode');
-    });
-    await event(id, 'phase.completed', { phase: 'comfyui', outputs: result.files });
-    for (const name of ['stabilize', 'lipsync']) {
-      await event(id, 'phase.skipped', { phase: name, requested: partialReasons.includes(name) });
-    }
-    let encode: Awaited<ReturnType<typeof writeFinal>> | null = null;
-    if (job.phases?.encode?.enabled !== false) {
-      await event(id, 'phase.started', { phase: 'encode' });
-      try {
-        encode = await writeFinal(paths.workdir, result.artifacts.find((a) => isMp4(a.path)));
-      } catch (err) {
-        return fail(id, 'encode', { code: 'ENCODE_FAILED', message: (err as Error).message });
-      }
-    }
-    const exit = partialReasons.length > 0 ? 'partial' : 'success';
-    await runs.update(id, (m) => {
-      if (encode) {
-        endPhase(m, 'encode', 'completed', { placeholder: encode.placeholder, source: encode.source, fps: job.phases?.encode?.fps ?? null });
-        m.artifacts.push({ path: 'final.mp4', bytes: encode.bytes, sha256: encode.sha256, phase: 'encode' });
-      } else {
-        endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
-      }
-      m.run_status = 'completed';
-      m.exit_status = exit;
-    });
-    await event(id, encode ? 'phase.completed' : 'phase.skipped', { phase: 'encode', ...(encode ? { placeholder: encode.placeholder } : {}) });
-    await event(id, 'run.completed', { exit_status: exit });
   }
 
   function launch(id: string, resumePromptId: string | null): void {
@@ -249,21 +181,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       for (const id of await runs.listActive('running')) {
         const m = await runs.get(id).catch(() => null);
         if (m?.run_status !== 'running' || inflight.has(id)) continue;
-        const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
-        let found = false;
-        let why = 'VIDAX stopped before the prompt was submitted';
-        if (promptId) {
-          try {
-            if ((await comfy.history(promptId)) !== null) found = true;
-            else {
-              const q = await comfy.queue();
-              found = [...q.running, ...q.pending].some((item) => item.prompt_id === promptId);
-            }
-            why = 'the prompt is neither in ComfyUI\'s queue nor in its history';
-          } catch (err) {
-            why = `ComfyUI is unreachable (${(err as Error).message}); a restarted ComfyUI has lost its queue and history`;
-          }
-        }
+        const { promptId, found, why } = await probePrompt(comfy, m);
         if (found && promptId) {
           reattached.push(id);
           launch(id, promptId);

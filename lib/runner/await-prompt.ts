@@ -26,17 +26,28 @@ export interface AwaitOptions {
   /** ComfyUI unreachable this long counts as a crash (ms). */
   unreachableMs: number;
   onQueuePosition(position: number | null): void;
+  /** The event socket is up: wait for its hint (or one poll interval) before the first look. */
+  socketFirst?: boolean;
 }
 
-/** A waitable hint: `wake()` ends the current `sleep` early. */
+/**
+ * A waitable hint: `wake()` ends the current `sleep` early; a wake that comes while nobody
+ * sleeps (the loop is busy asking history) makes the next `sleep` return at once.
+ */
 export class Hint {
   private resolve: (() => void) | undefined;
+  private woken = false;
   done = false;
   wake(done = false): void {
     if (done) this.done = true;
-    this.resolve?.();
+    if (this.resolve) this.resolve();
+    else this.woken = true;
   }
   sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.woken || signal.aborted) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
@@ -63,6 +74,7 @@ export async function awaitPrompt(opts: AwaitOptions, hint: Hint): Promise<Promp
   let unreachableSince: number | null = null;
   let missing = 0;
   let quickRetries = 0;
+  if (opts.socketFirst) await hint.sleep(Math.min(opts.pollMs, Math.max(0, opts.deadline - Date.now())), signal);
   for (;;) {
     if (signal.aborted) return signal.reason as PromptOutcome;
     const now = Date.now();

@@ -107,6 +107,7 @@ export async function finishPrompt(
         pollMs: io.pollMs,
         unreachableMs: io.unreachableMs,
         onQueuePosition: (position) => io.patchPhase({ queue_position: position }),
+        socketFirst: submit !== undefined && io.events.clientId !== null,
       },
       hint,
     );

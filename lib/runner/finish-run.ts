@@ -1,5 +1,5 @@
 import type { Job } from '../job-schema.ts';
-import type { PhaseName } from '../manifest.ts';
+import type { Manifest, PhaseName } from '../manifest.ts';
 import type { RunStore } from '../run-store.ts';
 import type { ComfyPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
@@ -23,45 +23,52 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
     if (result.stopped) return; // VIDAX is stopping: the next start recovers this run
     return fail(id, 'comfyui', result.failure);
   }
-  const paths = runs.paths(id);
-  const partialReasons: string[] = [];
-  await runs.update(id, (m) => {
+  const requested = (name: 'stabilize' | 'lipsync') => job.phases?.[name]?.enabled === true;
+  const partial = requested('stabilize') || requested('lipsync');
+  const encodeWanted = job.phases?.encode?.enabled !== false;
+  // The comfyui phase's outcome and the skipped phases land with the next manifest write.
+  const recordComfy = (m: Manifest) => {
     endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null });
     m.artifacts = [...m.artifacts.filter((a) => a.phase !== 'comfyui'), ...result.artifacts];
     for (const name of ['stabilize', 'lipsync'] as const) {
-      if (job.phases?.[name]?.enabled) {
-        endPhase(m, name, 'skipped', { requested: true, reason: `${name} is not available in stage 1` });
-        partialReasons.push(name);
-      } else {
-        endPhase(m, name, 'skipped', { requested: false, reason: 'not requested by the job' });
-      }
+      endPhase(m, name, 'skipped', requested(name)
+        ? { requested: true, reason: `${name} is not available in stage 1` }
+        : { requested: false, reason: 'not requested by the job' });
     }
-    if (job.phases?.encode?.enabled !== false) beginPhase(m, 'encode');
-  });
-  await event(id, 'phase.completed', { phase: 'comfyui', outputs: result.files });
-  for (const name of ['stabilize', 'lipsync']) {
-    await event(id, 'phase.skipped', { phase: name, requested: partialReasons.includes(name) });
-  }
+  };
+  void event(id, 'phase.completed', { phase: 'comfyui', outputs: result.files });
+  for (const name of ['stabilize', 'lipsync'] as const) void event(id, 'phase.skipped', { phase: name, requested: requested(name) });
   let encode: Awaited<ReturnType<typeof writeFinal>> | null = null;
-  if (job.phases?.encode?.enabled !== false) {
-    await event(id, 'phase.started', { phase: 'encode' });
+  if (encodeWanted) {
+    void event(id, 'phase.started', { phase: 'encode' });
+    const startedAt = new Date().toISOString();
     try {
-      encode = await writeFinal(paths.workdir, result.artifacts.find((a) => isMp4(a.path)));
+      encode = await writeFinal(runs.paths(id).workdir, result.artifacts.find((a) => isMp4(a.path)));
     } catch (err) {
+      await runs.update(id, (m) => {
+        recordComfy(m);
+        m.phases.encode.started_at = startedAt;
+      });
       return fail(id, 'encode', { code: 'ENCODE_FAILED', message: (err as Error).message });
     }
-  }
-  const exit = partialReasons.length > 0 ? 'partial' : 'success';
-  await runs.update(id, (m) => {
-    if (encode) {
-      endPhase(m, 'encode', 'completed', { placeholder: encode.placeholder, source: encode.source, fps: job.phases?.encode?.fps ?? null });
-      m.artifacts.push({ path: 'final.mp4', bytes: encode.bytes, sha256: encode.sha256, phase: 'encode' });
-    } else {
+    const done = encode;
+    await runs.update(id, (m) => {
+      recordComfy(m);
+      beginPhase(m, 'encode');
+      m.phases.encode.started_at = startedAt;
+      endPhase(m, 'encode', 'completed', { placeholder: done.placeholder, source: done.source, fps: job.phases?.encode?.fps ?? null });
+      m.artifacts.push({ path: 'final.mp4', bytes: done.bytes, sha256: done.sha256, phase: 'encode' });
+      m.run_status = 'completed';
+      m.exit_status = partial ? 'partial' : 'success';
+    });
+  } else {
+    await runs.update(id, (m) => {
+      recordComfy(m);
       endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
-    }
-    m.run_status = 'completed';
-    m.exit_status = exit;
-  });
-  await event(id, encode ? 'phase.completed' : 'phase.skipped', { phase: 'encode', ...(encode ? { placeholder: encode.placeholder } : {}) });
-  await event(id, 'run.completed', { exit_status: exit });
+      m.run_status = 'completed';
+      m.exit_status = partial ? 'partial' : 'success';
+    });
+  }
+  void event(id, encode ? 'phase.completed' : 'phase.skipped', { phase: 'encode', ...(encode ? { placeholder: encode.placeholder } : {}) });
+  await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
 }

@@ -74,10 +74,12 @@ export function createRunner(deps: RunnerDeps): Runner {
     let deadline: number;
     const patcher = createPhasePatcher(runs, id, log);
     if (promptId === null) {
-      await event(id, 'phase.started', { phase: 'prepare' });
+      void event(id, 'phase.started', { phase: 'prepare' });
       const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
-      await writeFileAtomic(paths.workflow, `${JSON.stringify(graph, null, 2)}\n`);
-      const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
+      const [, clientId] = await Promise.all([
+        writeFileAtomic(paths.workflow, `${JSON.stringify(graph, null, 2)}\n`),
+        deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null),
+      ]);
       promptId = mintPromptId();
       const pid = promptId;
       deadline = Date.now() + timeoutS * 1000;
@@ -85,14 +87,14 @@ export function createRunner(deps: RunnerDeps): Runner {
         endPhase(m, 'prepare', 'completed', { workflow: 'workflow.json' });
         beginPhase(m, 'comfyui', { prompt_id: pid, client_id: clientId, progress: null, queue_position: null });
       });
-      await event(id, 'phase.completed', { phase: 'prepare' });
-      await event(id, 'phase.started', { phase: 'comfyui', prompt_id: pid, events: clientId !== null });
+      void event(id, 'phase.completed', { phase: 'prepare' });
+      void event(id, 'phase.started', { phase: 'comfyui', prompt_id: pid, events: clientId !== null });
       const io = phaseIO(id, abort, patcher.patch);
       let refused: Failure | null = null;
       const submit = async () => {
         try {
           const submitted = await comfy.submit({ prompt: graph, promptId: pid, ...(clientId ? { clientId } : {}) });
-          await event(id, 'comfyui.queued', { prompt_id: pid, number: submitted.number, node_errors: submitted.node_errors });
+          void event(id, 'comfyui.queued', { prompt_id: pid, number: submitted.number, node_errors: submitted.node_errors });
         } catch (err) {
           refused = isComfyError(err)
             ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
@@ -170,7 +172,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       } finally {
         starting.delete(id);
       }
-      await event(id, 'run.started');
+      void event(id, 'run.started'); // the run's event log keeps the order of appends
       launch(id, null);
       return { run_id: id, run_status: 'running' };
     },

@@ -68,29 +68,36 @@ export const WorkflowSchema = v.pipe(
   v.description('a ComfyUI workflow in API format ("Save (API Format)"): node id → {class_type, inputs, _meta?}'),
 );
 
-const ParamSchema = v.strictObject(
-  {
-    node: text(64),
-    input: text(256),
-    value: v.unknown(),
-  },
-  objectMessage('an object {node, input, value}'),
+// valibot's object checks let an array through (`[]` has no unknown keys): each object is
+// first checked to be a plain object.
+const ParamSchema = v.pipe(
+  plainObject('an object {node, input, value}'),
+  v.strictObject({ node: text(64), input: text(256), value: v.unknown() }, objectMessage('an object {node, input, value}')),
 );
 
-const Toggle = v.strictObject({ enabled: v.boolean('must be true or false') }, objectMessage('an object {enabled}'));
+const Toggle = v.pipe(
+  plainObject('an object {enabled}'),
+  v.strictObject({ enabled: v.boolean('must be true or false') }, objectMessage('an object {enabled}')),
+);
 
-const PhasesSchema = v.strictObject(
-  {
-    stabilize: v.optional(Toggle),
-    lipsync: v.optional(Toggle),
-    encode: v.optional(
-      v.strictObject(
-        { enabled: v.optional(v.boolean('must be true or false')), fps: v.optional(int(1, 240)) },
-        objectMessage('an object {enabled?, fps?}'),
+const PhasesSchema = v.pipe(
+  plainObject('an object {stabilize?, lipsync?, encode?}'),
+  v.strictObject(
+    {
+      stabilize: v.optional(Toggle),
+      lipsync: v.optional(Toggle),
+      encode: v.optional(
+        v.pipe(
+          plainObject('an object {enabled?, fps?}'),
+          v.strictObject(
+            { enabled: v.optional(v.boolean('must be true or false')), fps: v.optional(int(1, 240)) },
+            objectMessage('an object {enabled?, fps?}'),
+          ),
+        ),
       ),
-    ),
-  },
-  objectMessage('an object {stabilize?, lipsync?, encode?}'),
+    },
+    objectMessage('an object {stabilize?, lipsync?, encode?}'),
+  ),
 );
 
 const JobObject = v.strictObject(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { type RunningServer, startServer } from '../adapters/node.ts';
@@ -59,6 +60,19 @@ describe('Node adapter', () => {
       assert.equal(res.status, 413, path);
       assert.equal(res.body.error.code, 'payload_too_large');
     }
+  });
+
+  it('answers a request Node cannot parse with the JSON error shape', async () => {
+    const { port } = running.server.address() as { port: number };
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => sock.write('GET /health HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n'));
+      let text = '';
+      sock.on('data', (d) => { text += d; });
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)), { ok: false, error: { code: 'bad_request', message: 'malformed HTTP request' } });
   });
 
   it('echoes a sane X-Request-Id, mints one otherwise, and logs one line per request without the key', async () => {

@@ -13,7 +13,7 @@ import type { Failure } from './outputs.ts';
 import { PHASES, type PhaseName } from '../manifest.ts';
 import type { RunStore } from '../run-store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
-import { prepareWorkflow } from './prepare.ts';
+import { prepareWorkflow, type Workflow } from './prepare.ts';
 
 export interface RunnerDeps {
   runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive'>;
@@ -66,35 +66,35 @@ export function createRunner(deps: RunnerDeps): Runner {
 
   const steps: RunSteps = { runs, event, fail };
 
-  async function execute(id: string, abort: AbortController, resumePromptId: string | null): Promise<void> {
+  /**
+   * Drives the prompt of a started run: a fresh one (prepared and claimed by `start`) is
+   * submitted once the event socket is ready (at most `eventsReadyMs`); a re-attached one only
+   * waits. Then outputs, encode and the end of the run.
+   */
+  async function execute(id: string, abort: AbortController, prompt: { promptId: string; graph: Workflow | null }): Promise<void> {
     const job = await runs.readJob(id);
     const paths = runs.paths(id);
     const timeoutS = job.timeout_s ?? deps.defaultTimeoutS;
-    let promptId = resumePromptId;
-    let deadline: number;
+    const { promptId, graph } = prompt;
     const patcher = createPhasePatcher(runs, id, log);
-    if (promptId === null) {
-      void event(id, 'phase.started', { phase: 'prepare' });
-      const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
-      const [, clientId] = await Promise.all([
-        writeFileAtomic(paths.workflow, `${JSON.stringify(graph, null, 2)}\n`),
-        deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null),
-      ]);
-      promptId = mintPromptId();
-      const pid = promptId;
-      deadline = Date.now() + timeoutS * 1000;
-      await runs.update(id, (m) => {
-        endPhase(m, 'prepare', 'completed', { workflow: 'workflow.json' });
-        beginPhase(m, 'comfyui', { prompt_id: pid, client_id: clientId, progress: null, queue_position: null });
-      });
-      void event(id, 'phase.completed', { phase: 'prepare' });
-      void event(id, 'phase.started', { phase: 'comfyui', prompt_id: pid, events: clientId !== null });
-      const io = phaseIO(id, abort, patcher.patch);
+    const io = phaseIO(id, abort, patcher.patch);
+    const where = { promptId, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir };
+    let result: Awaited<ReturnType<typeof finishPrompt>>;
+    if (graph === null) {
+      const m = await runs.get(id);
+      const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
+      void event(id, 'run.reattached', { prompt_id: promptId });
+      result = await finishPrompt(io, { ...where, deadline: started + timeoutS * 1000 });
+    } else {
+      const deadline = Date.now() + timeoutS * 1000;
+      const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
+      patcher.patch({ client_id: clientId });
+      void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, events: clientId !== null });
       let refused: Failure | null = null;
       const submit = async () => {
         try {
-          const submitted = await comfy.submit({ prompt: graph, promptId: pid, ...(clientId ? { clientId } : {}) });
-          void event(id, 'comfyui.queued', { prompt_id: pid, number: submitted.number, node_errors: submitted.node_errors });
+          const submitted = await comfy.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
+          void event(id, 'comfyui.queued', { prompt_id: promptId, number: submitted.number, node_errors: submitted.node_errors });
         } catch (err) {
           refused = isComfyError(err)
             ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
@@ -102,23 +102,14 @@ export function createRunner(deps: RunnerDeps): Runner {
           throw err;
         }
       };
-      let result: Awaited<ReturnType<typeof finishPrompt>>;
       try {
-        result = await finishPrompt(io, { promptId: pid, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir }, submit);
+        result = await finishPrompt(io, { ...where, deadline }, submit);
       } catch (err) {
         await patcher.drain();
         if (refused) return fail(id, 'comfyui', refused);
         throw err; // not ComfyUI's answer: RUNNER_ERROR in launch()
       }
-      await patcher.drain();
-      return finishRun(steps, id, job, result);
     }
-    const m = await runs.get(id);
-    const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
-    deadline = started + timeoutS * 1000;
-    await event(id, 'run.reattached', { prompt_id: promptId });
-    const io = phaseIO(id, abort, patcher.patch);
-    const result = await finishPrompt(io, { promptId, deadline, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir });
     await patcher.drain();
     return finishRun(steps, id, job, result);
   }
@@ -136,9 +127,12 @@ export function createRunner(deps: RunnerDeps): Runner {
     };
   }
 
-  function launch(id: string, resumePromptId: string | null): void {
+  function launch(id: string, prompt: { promptId: string; graph: Workflow | null }, prepareError?: Error): void {
     const abort = new AbortController();
-    const promise = execute(id, abort, resumePromptId)
+    const work = prepareError
+      ? fail(id, 'prepare', { code: 'PREPARE_FAILED', message: `writing workflow.json failed: ${prepareError.message}` })
+      : execute(id, abort, prompt);
+    const promise = work
       .catch(async (err) => {
         log.error('run failed unexpectedly', { run_id: id, ...errorFields(err) });
         const m = await runs.get(id).catch(() => null);
@@ -163,17 +157,30 @@ export function createRunner(deps: RunnerDeps): Runner {
           await event(id, 'run.start_failed', { code, message: (err as Error).message, run_status: 'queued' });
           throw err;
         }
-        await runs.update(id, (cur) => {
-          if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
-          cur.run_status = 'running';
-          cur.started_at = new Date().toISOString();
-          beginPhase(cur, 'prepare');
-        });
+        // prepare, then claim the run with one durable write: running, prepare done, prompt id minted
+        const job = await runs.readJob(id);
+        const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
+        const promptId = mintPromptId();
+        const now = new Date().toISOString();
+        const [written, claimed] = await Promise.allSettled([
+          writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph, null, 2)}\n`),
+          runs.update(id, (cur) => {
+            if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
+            cur.run_status = 'running';
+            cur.started_at = now;
+            beginPhase(cur, 'prepare');
+            endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
+            beginPhase(cur, 'comfyui', { prompt_id: promptId, client_id: null, progress: null, queue_position: null });
+          }),
+        ]);
+        if (claimed.status === 'rejected') throw claimed.reason;
+        void event(id, 'run.started'); // the run's event log keeps the order of appends
+        void event(id, 'phase.started', { phase: 'prepare' });
+        if (written.status === 'fulfilled') void event(id, 'phase.completed', { phase: 'prepare' });
+        launch(id, { promptId, graph }, written.status === 'rejected' ? (written.reason as Error) : undefined);
       } finally {
         starting.delete(id);
       }
-      void event(id, 'run.started'); // the run's event log keeps the order of appends
-      launch(id, null);
       return { run_id: id, run_status: 'running' };
     },
 
@@ -186,7 +193,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         const { promptId, found, why } = await probePrompt(comfy, m);
         if (found && promptId) {
           reattached.push(id);
-          launch(id, promptId);
+          launch(id, { promptId, graph: null });
         } else {
           failed.push(id);
           const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';

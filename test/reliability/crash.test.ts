@@ -13,8 +13,8 @@ import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
 import { inspectRunsDir } from './support/runs-dir.ts';
 
 const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? 50);
-const CREATES = 8; // POST /jobs per burst
-const STARTS = 3; // of which this many are started at once
+const WORKERS = 4; // concurrent clients creating (and starting) jobs until the kill
+const MAX_CREATES = 40; // per iteration, to keep the runs dir small
 const SETTLE_MS = 30_000; // a run left running must end within this after a restart
 
 const slow = (steps: number) => ({
@@ -28,7 +28,8 @@ const post = (vx: VidaxProc, path: string, body?: unknown) =>
   call(vx.url, path, { method: 'POST', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), timeoutMs: 10_000 });
 const getJob = async (vx: VidaxProc, id: string) => {
   const r = await call(vx.url, `/jobs/${id}`, { headers, timeoutMs: 10_000 });
-  return { status: r.status, body: r.status === 200 ? (JSON.parse(r.text) as { run_status: string; error: { code: string } | null }) : null };
+  type Job = { run_status: string; error: { code: string; details?: { prompt_id?: string | null } } | null };
+  return { status: r.status, body: r.status === 200 ? (JSON.parse(r.text) as Job) : null };
 };
 
 describe('crash: kill -9 VIDAX at random moments', () => {
@@ -50,12 +51,14 @@ describe('crash: kill -9 VIDAX at random moments', () => {
   it(`survives ${ITERATIONS} kill -9s: every 202 run exists, manifests parse, nothing stays running, no temp files`, { timeout: 15 * 60_000 }, async () => {
     const runsDir = join(base, 'runs');
     const accepted = new Set<string>();
-    const totals = { creates: 0, accepted: 0, starts: 0, startsAccepted: 0, lostAnswers: 0, tempSeen: 0 };
+    const totals = { creates: 0, accepted: 0, starts: 0, startsAccepted: 0, lostAnswers: 0, tempSeen: 0, lostChecked: 0 };
     const outcomes = new Map<string, string>(); // run id → how a run that was running ended
 
     /** Waits until no run on disk is `running`; records how each ended. */
+    const wasRunning = new Set<string>(); // running on disk right after a kill, not yet seen ending
     const settle = async (proc: VidaxProc, iteration: number) => {
-      const watch = new Set([...inspectRunsDir(runsDir).status].filter(([, s]) => s === 'running').map(([id]) => id));
+      const watch = new Set([...wasRunning, ...[...inspectRunsDir(runsDir).status].filter(([, s]) => s === 'running').map(([id]) => id)]);
+      wasRunning.clear();
       const deadline = Date.now() + SETTLE_MS;
       while (watch.size > 0) {
         for (const id of [...watch]) {
@@ -65,6 +68,13 @@ describe('crash: kill -9 VIDAX at random moments', () => {
             watch.delete(id);
             assert.ok(body.run_status === 'completed' || body.error?.code, `iteration ${iteration}: ${id} failed without a code`);
             outcomes.set(id, body.run_status === 'completed' ? 'completed' : `failed ${body.error?.code}`);
+            const promptId = body.error?.code === 'COMFYUI_PROMPT_LOST' ? body.error.details?.prompt_id : null;
+            if (promptId) {
+              // "Lost" must be true: ComfyUI (which survived the kill) never got that prompt.
+              const h = await call(sim.url, `/history/${promptId}`, { timeoutMs: 5000 });
+              assert.deepEqual(JSON.parse(h.text), {}, `iteration ${iteration}: ${id} failed COMFYUI_PROMPT_LOST but ComfyUI ran prompt ${promptId}`);
+              totals.lostChecked += 1;
+            }
           }
         }
         if (watch.size > 0 && Date.now() > deadline) assert.fail(`iteration ${iteration}: runs still running ${SETTLE_MS} ms after the restart: ${[...watch].join(', ')}`);
@@ -78,24 +88,31 @@ describe('crash: kill -9 VIDAX at random moments', () => {
     vx = await startVidaxProc(base, config());
     for (let i = 0; i < ITERATIONS; i += 1) {
       const fresh: string[] = [];
-      const burst = Array.from({ length: CREATES }, async (_, k) => {
-        totals.creates += 1;
-        const proc = vx!;
-        const startIt = k < STARTS;
-        const job = startIt ? { workflow: slow(5 + Math.floor(Math.random() * 16)), name: `crash ${i}.${k}` } : { workflow: workflow('single') };
-        const r = await post(proc, '/jobs', job);
-        assert.equal(r.status, 202, r.text);
-        const id = (JSON.parse(r.text) as { run_id: string }).run_id;
-        accepted.add(id);
-        fresh.push(id);
-        if (!startIt) return;
-        totals.starts += 1;
-        const s = await post(proc, `/jobs/${id}/start`);
-        assert.equal(s.status, 202, s.text);
-        totals.startsAccepted += 1;
-      });
-      const answered = Promise.allSettled(burst);
+      const proc = vx;
+      let killed = false;
+      let sent = 0;
+      /** Creates jobs back to back until the kill (or MAX_CREATES); every third one is started. */
+      const worker = async () => {
+        while (!killed && sent < MAX_CREATES) {
+          const k = sent++;
+          totals.creates += 1;
+          const startIt = k % 3 === 0;
+          const job = startIt ? { workflow: slow(5 + Math.floor(Math.random() * 16)), name: `crash ${i}.${k}` } : { workflow: workflow('single') };
+          const r = await post(proc, '/jobs', job);
+          assert.equal(r.status, 202, r.text);
+          const id = (JSON.parse(r.text) as { run_id: string }).run_id;
+          accepted.add(id);
+          fresh.push(id);
+          if (!startIt) continue;
+          totals.starts += 1;
+          const s = await post(proc, `/jobs/${id}/start`);
+          assert.equal(s.status, 202, s.text);
+          totals.startsAccepted += 1;
+        }
+      };
+      const answered = Promise.allSettled(Array.from({ length: WORKERS }, worker));
       await sleep(Math.random() * 300);
+      killed = true;
       await vx.kill();
       for (const r of await answered) {
         if (r.status === 'rejected') {
@@ -106,6 +123,7 @@ describe('crash: kill -9 VIDAX at random moments', () => {
       }
       const before = inspectRunsDir(runsDir);
       totals.tempSeen += before.tempFiles.length;
+      for (const [id, st] of before.status) if (st === 'running') wasRunning.add(id);
       vx = await startVidaxProc(base, config());
       for (const id of fresh) {
         assert.equal((await getJob(vx, id)).status, 200, `iteration ${i}: run ${id} answered 202 is gone`);
@@ -126,7 +144,8 @@ describe('crash: kill -9 VIDAX at random moments', () => {
       `crash: ${ITERATIONS} kill -9 iterations; ${totals.creates} POST /jobs sent, ${totals.accepted} answered 202 (all found after restarts); ` +
         `${totals.starts} starts sent, ${totals.startsAccepted} answered 202; ${totals.lostAnswers} answers cut by the kill; ` +
         `${disk.runs} runs on disk, ${disk.badManifests.length} bad manifests; temp files seen right after kills: ${totals.tempSeen}, left after recovery: 0; ` +
-        `runs found running after a restart and how they ended: ${JSON.stringify(byOutcome)}`,
+        `runs left running by a kill and how they ended after the restart: ${JSON.stringify(byOutcome)} ` +
+        `(${totals.lostChecked} COMFYUI_PROMPT_LOST with a prompt id confirmed absent from ComfyUI's history)`,
     );
   });
 });

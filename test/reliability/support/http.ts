@@ -33,9 +33,9 @@ export function call(base: string, path: string, init: CallInit = {}): Promise<R
     });
     req.setTimeout(init.timeoutMs ?? 30_000, () => req.destroy(new Error(`timeout: ${init.method ?? 'GET'} ${path.slice(0, 80)}`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      // The server may answer (413) and close before the whole body is written.
-      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return;
-      reject(err);
+      // The server may answer (413) and close before the whole body is written: let a reply win.
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') setTimeout(() => reject(err), 300);
+      else reject(err);
     });
     for (const p of parts) req.write(p);
     req.end();

@@ -1,9 +1,11 @@
 // The real VIDAX process (adapters/node.ts from source) over a given runs dir, for the reliability suite.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../support/comfyui.ts';
 import { TEST_KEY } from '../../support/context.ts';
-import { type Spawned, spawnVidax } from '../../support/spawn.ts';
+import { ROOT, type Spawned, spawnVidax } from '../../support/spawn.ts';
 
 export const KEY = TEST_KEY;
 
@@ -58,4 +60,46 @@ export function rssOf(pid: number): number {
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(kb) * 1024;
+}
+
+/**
+ * VIDAX as `npm start` runs it in production: request log on, stdout to `logFile` (not into this
+ * process's memory), config from `base/vidax.json`. Resolves once it says it listens.
+ */
+export async function startLoggingVidax(base: string, config: Record<string, unknown>, logFile: string) {
+  mkdirSync(base, { recursive: true });
+  const file = join(base, 'vidax.json');
+  writeFileSync(file, JSON.stringify({ requestLog: true, runsDir: 'runs', ...config }));
+  const port = await freePort();
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'adapters', 'node.ts')], {
+    cwd: base,
+    env: { PATH: process.env.PATH ?? '', VIDAX_API_KEY: KEY, VIDAX_PORT: String(port), VIDAX_CONFIG: file },
+    stdio: ['ignore', out, 'pipe'],
+  });
+  closeSync(out);
+  let err = '';
+  child.stderr?.on('data', (d) => { err += d; });
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + 20_000;
+  while (!err.includes('listening on http')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`VIDAX did not start: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    child,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
 }

@@ -8,6 +8,7 @@ import { buildContext, type Context } from '../lib/context.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
 import { VERSION } from '../lib/version.ts';
 import { createApp } from './app.ts';
+import { answerClientError } from './client-error.ts';
 
 export interface RunningServer {
   readonly server: Server;
@@ -25,8 +26,10 @@ export interface StartOptions {
 /** Builds the context once, mounts the functions, listens. */
 export async function startServer({ config, log }: StartOptions): Promise<RunningServer> {
   const { ctx, dispose } = await buildContext({ config, log, version: VERSION });
-  const server = createServer(createApp(ctx, functions));
+  // The adapter's Node listener itself: skips its generic dispatch (Proxy, request-kind checks).
+  const server = createServer(createApp(ctx, functions).requestListener);
   server.keepAliveTimeout = 5000;
+  server.on('clientError', answerClientError);
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

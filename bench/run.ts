@@ -5,9 +5,10 @@ import { health } from './health.ts';
 import { jobsGet, jobsPost } from './jobs.ts';
 import { type Bench, SkipBench } from './lib/bench.ts';
 import { markdown, RESULTS_FILE, saveResult } from './lib/results.ts';
+import { orchestration } from './orchestration.ts';
 import { scale } from './scale.ts';
 
-const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale];
+const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

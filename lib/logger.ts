@@ -6,8 +6,27 @@ export interface Logger {
 }
 
 export function createJsonLogger(write: (line: string) => void): Logger {
-  const emit = (level: string, msg: string, fields?: Record<string, unknown>) =>
-    write(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+  let lastMs = Number.NaN;
+  let lastTs = '';
+  const now = () => {
+    const ms = Date.now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastTs = new Date(ms).toISOString();
+    }
+    return lastTs;
+  };
+  // Hot path (one line per request): the fields are serialized once and spliced after the fixed
+  // head, with no merged copy; fields that shadow ts/level/msg take the general path.
+  const emit = (level: string, msg: string, fields?: Record<string, unknown>) => {
+    if (fields !== undefined && ('ts' in fields || 'level' in fields || 'msg' in fields)) {
+      write(`${JSON.stringify({ ts: now(), level, msg, ...fields })}\n`);
+      return;
+    }
+    const rest = fields === undefined ? '{}' : JSON.stringify(fields);
+    const head = `{"ts":"${now()}","level":"${level}","msg":${JSON.stringify(msg)}`;
+    write(rest.length > 2 ? `${head},${rest.slice(1)}\n` : `${head}}\n`);
+  };
   return {
     info: (msg, fields) => emit('info', msg, fields),
     warn: (msg, fields) => emit('warn', msg, fields),

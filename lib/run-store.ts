@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { sweepTempFiles, writeFileAtomic } from './atomic-file.ts';
 import { VidaxError } from './errors.ts';
@@ -95,14 +96,19 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
         creating.add(id);
         try {
           await index.move(id, null, 'creating'); // first: a crash from here on is found by recover()
-          const made = await mkdir(p.logs, { recursive: true });
-          if (made !== p.workdir) {
+          // Two plain mkdirs, synchronous like the markers (metadata only, no disk wait): EEXIST
+          // on the run dir means the id is taken (another process on this runsDir).
+          try {
+            mkdirSync(p.workdir);
+          } catch (err) {
             await index.move(id, 'creating', null);
-            if (attempt < 5) continue; // id taken (another process on this runsDir): mint again
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+            if (attempt < 5) continue; // id taken: mint again
             throw new Error('could not mint a free run id');
           }
           events.fresh(id);
           try {
+            mkdirSync(p.logs);
             const [, manifest] = await Promise.all([
               writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job, null, 2)}\n`),
               writeManifest(id, newManifest(id, p.workdir, job)),

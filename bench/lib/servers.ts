@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { START_NODE_FLAGS } from './start-flags.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ export function startVidax(opts: { runsDir: string; logFile: string; name?: stri
   buildBundle();
   return startServer({
     name: opts.name ?? 'VIDAX',
-    argv: [...(opts.nodeArgs ?? []), BUNDLE],
+    argv: [...(opts.nodeArgs ?? START_NODE_FLAGS), BUNDLE],
     env: { VIDAX_RUNS_DIR: opts.runsDir },
     logFile: opts.logFile,
   });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { START_NODE_FLAGS } from './start-flags.ts';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { httpRequest } from './http.ts';
@@ -25,7 +26,7 @@ export function startVidaxOn(comfyUrl: string, opts: { runsDir: string; logFile:
   buildBundle();
   return startServer({
     name: opts.name ?? 'VIDAX',
-    argv: [...(opts.nodeArgs ?? []), BUNDLE],
+    argv: [...(opts.nodeArgs ?? START_NODE_FLAGS), BUNDLE],
     env: { VIDAX_RUNS_DIR: opts.runsDir, VIDAX_COMFYUI_URL: comfyUrl },
     logFile: opts.logFile,
     cwd: ROOT,

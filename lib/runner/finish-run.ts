@@ -38,10 +38,11 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   };
   void event(id, 'phase.completed', { phase: 'comfyui', outputs: result.files });
   for (const name of ['stabilize', 'lipsync'] as const) void event(id, 'phase.skipped', { phase: name, requested: requested(name) });
-  let encode: Awaited<ReturnType<typeof writeFinal>> | null = null;
+  // The run's last events land before its final manifest write (a reader of `completed` finds them).
   if (encodeWanted) {
     void event(id, 'phase.started', { phase: 'encode' });
     const startedAt = new Date().toISOString();
+    let encode: Awaited<ReturnType<typeof writeFinal>>;
     try {
       encode = await writeFinal(runs.paths(id).workdir, result.artifacts.find((a) => isMp4(a.path)));
     } catch (err) {
@@ -52,6 +53,8 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
       return fail(id, 'encode', { code: 'ENCODE_FAILED', message: (err as Error).message });
     }
     const done = encode;
+    void event(id, 'phase.completed', { phase: 'encode', placeholder: done.placeholder });
+    await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
     await runs.update(id, (m) => {
       recordComfy(m);
       beginPhase(m, 'encode');
@@ -62,6 +65,8 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
       m.exit_status = partial ? 'partial' : 'success';
     });
   } else {
+    void event(id, 'phase.skipped', { phase: 'encode' });
+    await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
     await runs.update(id, (m) => {
       recordComfy(m);
       endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
@@ -69,6 +74,4 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
       m.exit_status = partial ? 'partial' : 'success';
     });
   }
-  void event(id, encode ? 'phase.completed' : 'phase.skipped', { phase: 'encode', ...(encode ? { placeholder: encode.placeholder } : {}) });
-  await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
 }

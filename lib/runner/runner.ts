@@ -10,7 +10,7 @@ import { finishRun, type RunSteps } from './finish-run.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
 import { probePrompt } from './recover.ts';
 import type { Failure } from './outputs.ts';
-import { PHASES, type PhaseName } from '../manifest.ts';
+import { type Manifest, PHASES, type PhaseName } from '../manifest.ts';
 import type { RunStore } from '../run-store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
 import { prepareWorkflow, type Workflow } from './prepare.ts';
@@ -27,6 +27,8 @@ export interface RunnerDeps {
   progressEveryMs?: number;
   /** How long to wait for the event socket before submitting anyway (history polling covers it). */
   eventsReadyMs?: number;
+  /** At recovery, how long to wait before a second look for a prompt that was not found. */
+  recoverGraceMs?: number;
 }
 
 export interface Runner {
@@ -58,10 +60,11 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   });
 
+  /** Fails the run; its events land first, so a reader who sees the manifest end finds them. */
   async function fail(id: string, phase: PhaseName, failure: Failure): Promise<void> {
-    await runs.update(id, (m) => failRun(m, phase, failure));
-    await event(id, 'phase.failed', { phase, code: failure.code, message: failure.message });
+    void event(id, 'phase.failed', { phase, code: failure.code, message: failure.message });
     await event(id, 'run.failed', { code: failure.code });
+    await runs.update(id, (m) => failRun(m, phase, failure));
   }
 
   const steps: RunSteps = { runs, event, fail };
@@ -187,18 +190,29 @@ export function createRunner(deps: RunnerDeps): Runner {
     async recover() {
       const reattached: string[] = [];
       const failed: string[] = [];
+      const missing: { m: Manifest; promptId: string | null; why: string }[] = [];
+      const reattach = (id: string, promptId: string) => {
+        reattached.push(id);
+        launch(id, { promptId, graph: null });
+      };
       for (const id of await runs.listActive('running')) {
         const m = await runs.get(id).catch(() => null);
         if (m?.run_status !== 'running' || inflight.has(id)) continue;
-        const { promptId, found, why } = await probePrompt(comfy, m);
-        if (found && promptId) {
-          reattached.push(id);
-          launch(id, { promptId, graph: null });
-        } else {
-          failed.push(id);
-          const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';
-          await fail(id, phase, { code: 'COMFYUI_PROMPT_LOST', message: why, details: { prompt_id: promptId } });
+        const probe = await probePrompt(comfy, m);
+        if (probe.found && probe.promptId) reattach(id, probe.promptId);
+        else missing.push({ m, ...probe });
+      }
+      // A submit cut short by the kill can still land in ComfyUI a moment later: look once more.
+      if (missing.some((x) => x.promptId)) await new Promise((r) => setTimeout(r, deps.recoverGraceMs ?? 1500));
+      for (const { m, promptId, why } of missing) {
+        const again = promptId ? await probePrompt(comfy, m) : null;
+        if (again?.found && promptId) {
+          reattach(m.run_id, promptId);
+          continue;
         }
+        failed.push(m.run_id);
+        const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';
+        await fail(m.run_id, phase, { code: 'COMFYUI_PROMPT_LOST', message: again?.why ?? why, details: { prompt_id: promptId } });
       }
       if (reattached.length + failed.length > 0) log.info('recovered runs', { reattached, failed });
       return { reattached, failed };

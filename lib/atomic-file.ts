@@ -37,6 +37,17 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
+/** Makes a finished temp file durable (fsync) and moves it over `dest` in one rename. */
+export async function syncAndRename(tmp: string, dest: string): Promise<void> {
+  const fh = await open(tmp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, dest);
+}
+
 /** Removes temp files left in `dir` by a crash mid-write; returns how many. Missing dir: 0. */
 export async function sweepTempFiles(dir: string): Promise<number> {
   let names: string[];

@@ -4,12 +4,11 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ComfyClient, createComfyClient, mintPromptId } from '../lib/comfyui/client.ts';
-import { ComfyError } from '../lib/comfyui/errors.ts';
 import { type ComfyEvent, createEventStream, type EventStream } from '../lib/comfyui/events.ts';
 import { listOutputFiles } from '../lib/comfyui/outputs.ts';
 import type { ComfyGraph, RejectedDetails } from '../lib/comfyui/types.ts';
 import { createMemoryLogger } from '../lib/logger.ts';
-import { fixture, freePort, startExternal, until } from './support/comfyui.ts';
+import { fixture, freePort, rejectsWith, startExternal, until } from './support/comfyui.ts';
 import { tempDir } from './support/context.ts';
 import { type RunningSimulator, spawnSimulator, startSimulator } from './support/simulator.ts';
 
@@ -26,16 +25,6 @@ function graph(prefix: string, opts: { width?: number; batch?: number; slowSteps
   return g;
 }
 
-const rejectsWith = async (p: Promise<unknown>, code: string): Promise<ComfyError> => {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ComfyError, `expected a ComfyError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-};
 
 /** Collects the events of one prompt until `executing {node:null}`. */
 function collect(events: EventStream, promptId: string) {

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openCappedLog } from '../lib/comfyui/capped-log.ts';
 import { type ComfyClient, createComfyClient } from '../lib/comfyui/client.ts';
-import { ComfyError } from '../lib/comfyui/errors.ts';
 import { type CrashInfo, createProcessManager, type ProcessManager } from '../lib/comfyui/process-manager.ts';
 import { createMemoryLogger } from '../lib/logger.ts';
-import { fixture, freePort, isAlive, startExternal, until } from './support/comfyui.ts';
+import { fixture, freePort, isAlive, rejectsWith, startExternal, until } from './support/comfyui.ts';
 import { tempDir, testConfig } from './support/context.ts';
 import { simulatorCommand, startSimulator } from './support/simulator.ts';
 
@@ -31,17 +30,6 @@ function manager(comfyui: Record<string, unknown>, port: number, opts: { graceMs
   return { pm, log, config, client };
 }
 
-const rejectsWith = async (p: Promise<unknown>, code: string): Promise<ComfyError> => {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ComfyError, `expected a ComfyError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.status, 500);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-};
 
 describe('process manager', () => {
   it('adopts a ComfyUI it did not start and never kills it', async () => {

@@ -6,16 +6,9 @@ export interface Target {
   measure(durationS: number): Promise<Sample>;
 }
 
-export interface Summary {
+/** `rps`, `p50`, `p99`: medians over rounds; `total`, `errors`, `non2xx`: sums over rounds. */
+export interface Summary extends Sample {
   name: string;
-  /** Medians over rounds. */
-  rps: number;
-  p50: number;
-  p99: number;
-  /** Sums over rounds. */
-  total: number;
-  errors: number;
-  non2xx: number;
   /** rps / baseline rps (baseline measured in the same run). */
   ratio: number;
   rounds: Sample[];

@@ -1,7 +1,7 @@
-import { tempPathFor } from '../atomic-file.ts';
+import { syncAndRename, tempPathFor } from '../atomic-file.ts';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,13 +29,7 @@ export async function download(body: Readable, destPath: string): Promise<Downlo
       },
       createWriteStream(temp, { flags: 'wx' }),
     );
-    const fh = await open(temp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, destPath);
+    await syncAndRename(temp, destPath);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;

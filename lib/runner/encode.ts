@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { copyFile, open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { tempPathFor } from '../atomic-file.ts';
+import { syncAndRename, tempPathFor } from '../atomic-file.ts';
 
 /**
  * A placeholder `final.mp4`: a bare `ftyp` box, so tools see an (empty) MP4 and not garbage.
@@ -20,16 +20,6 @@ export interface EncodeResult {
   source: string | null;
 }
 
-async function fsyncAndRename(tmp: string, dest: string): Promise<void> {
-  const fh = await open(tmp, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, dest);
-}
-
 /**
  * Writes `<workdir>/final.mp4` atomically: a copy of the first `.mp4` ComfyUI produced
  * (already hashed when it was downloaded), or the placeholder.
@@ -43,7 +33,7 @@ export async function writeFinal(
   try {
     if (mp4) {
       await copyFile(join(workdir, mp4.path), tmp);
-      await fsyncAndRename(tmp, dest);
+      await syncAndRename(tmp, dest);
       return { bytes: mp4.bytes, sha256: mp4.sha256, placeholder: false, source: mp4.path };
     }
     const fh = await open(tmp, 'w');

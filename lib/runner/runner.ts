@@ -91,8 +91,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     } else {
       const deadline = Date.now() + timeoutS * 1000;
       const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
-      patcher.patch({ client_id: clientId });
-      void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, events: clientId !== null });
+      void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
       let refused: Failure | null = null;
       const submit = async () => {
         try {
@@ -173,7 +172,7 @@ export function createRunner(deps: RunnerDeps): Runner {
             cur.started_at = now;
             beginPhase(cur, 'prepare');
             endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
-            beginPhase(cur, 'comfyui', { prompt_id: promptId, client_id: null, progress: null, queue_position: null });
+            beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
           }),
         ]);
         if (claimed.status === 'rejected') throw claimed.reason;

@@ -159,23 +159,25 @@ export function createRunner(deps: RunnerDeps): Runner {
           await event(id, 'run.start_failed', { code, message: (err as Error).message, run_status: 'queued' });
           throw err;
         }
-        // prepare, then claim the run with one durable write: running, prepare done, prompt id minted
+        // Claim the run with one durable write (running, prepare done, prompt id minted), then
+        // write workflow.json: the claim first, so a crash mid-write leaves its temp file in a
+        // run the store's recovery sweeps.
         const job = await runs.readJob(id);
         const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
         const promptId = mintPromptId();
         const now = new Date().toISOString();
-        const [written, claimed] = await Promise.allSettled([
-          writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph, null, 2)}\n`),
-          runs.update(id, (cur) => {
-            if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
-            cur.run_status = 'running';
-            cur.started_at = now;
-            beginPhase(cur, 'prepare');
-            endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
-            beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
-          }),
-        ]);
-        if (claimed.status === 'rejected') throw claimed.reason;
+        await runs.update(id, (cur) => {
+          if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
+          cur.run_status = 'running';
+          cur.started_at = now;
+          beginPhase(cur, 'prepare');
+          endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
+          beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
+        });
+        const written = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph, null, 2)}\n`).then(
+          () => ({ status: 'fulfilled' as const }),
+          (reason: unknown) => ({ status: 'rejected' as const, reason }),
+        );
         void event(id, 'run.started'); // the run's event log keeps the order of appends
         void event(id, 'phase.started', { phase: 'prepare' });
         if (written.status === 'fulfilled') void event(id, 'phase.completed', { phase: 'prepare' });

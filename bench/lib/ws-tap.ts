@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFrameHeader } from '../../lib/simulator/ws.ts';
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface WsTap {
@@ -48,19 +49,10 @@ export async function startWsTap(target: URL, onText: (text: string, at: number)
         buf = buf.subarray(end + 4);
       }
       // Server frames are unmasked: opcode, 7/16/64-bit length, payload.
-      while (buf.length >= 2) {
-        const opcode = buf[0]! & 0x0f;
-        let len = buf[1]! & 0x7f;
-        let off = 2;
-        if (len === 126) {
-          if (buf.length < 4) break;
-          len = buf.readUInt16BE(2);
-          off = 4;
-        } else if (len === 127) {
-          if (buf.length < 10) break;
-          len = Number(buf.readBigUInt64BE(2));
-          off = 10;
-        }
+      for (;;) {
+        const head = readFrameHeader(buf);
+        if (!head) break;
+        const { opcode, len, off } = head;
         if (buf.length < off + len) break;
         if (opcode === 1) onText(buf.toString('utf8', off, off + len), at);
         buf = buf.subarray(off + len);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { copyFile, open, rename, unlink } from 'node:fs/promises';
+import { copyFile, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { syncAndRename, tempPathFor } from '../atomic-file.ts';
+import { syncAndRename, tempPathFor, writeFileAtomic } from '../atomic-file.ts';
 
 /**
  * A placeholder `final.mp4`: a bare `ftyp` box, so tools see an (empty) MP4 and not garbage.
@@ -11,6 +11,7 @@ const PLACEHOLDER = Buffer.from([
   0x00, 0x00, 0x00, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0x00, 0x00, 0x02, 0x00,
   0x69, 0x73, 0x6f, 0x6d, 0x6d, 0x70, 0x34, 0x31,
 ]);
+const PLACEHOLDER_SHA256 = createHash('sha256').update(PLACEHOLDER).digest('hex');
 
 export interface EncodeResult {
   bytes: number;
@@ -29,27 +30,19 @@ export async function writeFinal(
   mp4: { path: string; bytes: number; sha256: string } | undefined,
 ): Promise<EncodeResult> {
   const dest = join(workdir, 'final.mp4');
+  if (!mp4) {
+    await writeFileAtomic(dest, PLACEHOLDER);
+    return { bytes: PLACEHOLDER.length, sha256: PLACEHOLDER_SHA256, placeholder: true, source: null };
+  }
   const tmp = tempPathFor(dest);
   try {
-    if (mp4) {
-      await copyFile(join(workdir, mp4.path), tmp);
-      await syncAndRename(tmp, dest);
-      return { bytes: mp4.bytes, sha256: mp4.sha256, placeholder: false, source: mp4.path };
-    }
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(PLACEHOLDER);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, dest);
-    const sha256 = createHash('sha256').update(PLACEHOLDER).digest('hex');
-    return { bytes: PLACEHOLDER.length, sha256, placeholder: true, source: null };
+    await copyFile(join(workdir, mp4.path), tmp);
+    await syncAndRename(tmp, dest);
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
   }
+  return { bytes: mp4.bytes, sha256: mp4.sha256, placeholder: false, source: mp4.path };
 }
 
 export const isMp4 = (path: string) => basename(path).toLowerCase().endsWith('.mp4');

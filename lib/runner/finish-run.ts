@@ -42,9 +42,9 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   if (encodeWanted) {
     void event(id, 'phase.started', { phase: 'encode' });
     const startedAt = new Date().toISOString();
-    let encode: Awaited<ReturnType<typeof writeFinal>>;
+    let done: Awaited<ReturnType<typeof writeFinal>>;
     try {
-      encode = await writeFinal(runs.paths(id).workdir, result.artifacts.find((a) => isMp4(a.path)));
+      done = await writeFinal(runs.paths(id).workdir, result.artifacts.find((a) => isMp4(a.path)));
     } catch (err) {
       await runs.update(id, (m) => {
         recordComfy(m);
@@ -52,7 +52,6 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
       });
       return fail(id, 'encode', { code: 'ENCODE_FAILED', message: (err as Error).message });
     }
-    const done = encode;
     void event(id, 'phase.completed', { phase: 'encode', placeholder: done.placeholder });
     await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
     await runs.update(id, (m) => {

@@ -174,14 +174,14 @@ export function createRunner(deps: RunnerDeps): Runner {
           endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
           beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
         });
-        const written = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph, null, 2)}\n`).then(
-          () => ({ status: 'fulfilled' as const }),
-          (reason: unknown) => ({ status: 'rejected' as const, reason }),
+        const prepareError = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph, null, 2)}\n`).then(
+          () => undefined,
+          (err: unknown) => err as Error,
         );
         void event(id, 'run.started'); // the run's event log keeps the order of appends
         void event(id, 'phase.started', { phase: 'prepare' });
-        if (written.status === 'fulfilled') void event(id, 'phase.completed', { phase: 'prepare' });
-        launch(id, { promptId, graph }, written.status === 'rejected' ? (written.reason as Error) : undefined);
+        if (!prepareError) void event(id, 'phase.completed', { phase: 'prepare' });
+        launch(id, { promptId, graph }, prepareError);
       } finally {
         starting.delete(id);
       }

@@ -18,6 +18,28 @@ export interface WsHandlers {
 }
 
 /** Builds one frame (server frames are never masked). */
+/**
+ * Reads a frame header: opcode, FIN, mask bit, payload length (7/16/64-bit) and where the
+ * mask key (masked) or payload (unmasked) starts; null while the header is incomplete.
+ */
+export function readFrameHeader(buf: Buffer): { opcode: number; fin: boolean; masked: boolean; len: number; off: number } | null {
+  if (buf.length < 2) return null;
+  const b0 = buf[0]!;
+  const b1 = buf[1]!;
+  let len = b1 & 0x7f;
+  let off = 2;
+  if (len === 126) {
+    if (buf.length < 4) return null;
+    len = buf.readUInt16BE(2);
+    off = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return null;
+    len = Number(buf.readBigUInt64BE(2));
+    off = 10;
+  }
+  return { opcode: b0 & 0x0f, fin: (b0 & 0x80) !== 0, masked: (b1 & 0x80) !== 0, len, off };
+}
+
 export function frame(opcode: number, payload: Buffer): Buffer {
   const len = payload.length;
   let head: Buffer;
@@ -75,30 +97,16 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
   };
   const parse = () => {
     for (;;) {
-      if (buf.length < 2) return;
-      const b0 = buf[0]!;
-      const b1 = buf[1]!;
-      let len = b1 & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (buf.length < 4) return;
-        len = buf.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (buf.length < 10) return;
-        len = Number(buf.readBigUInt64BE(2));
-        off = 10;
-      }
+      const head = readFrameHeader(buf);
+      if (!head) return;
+      const { opcode, fin, masked, len, off } = head;
       if (len > MAX_MESSAGE) return conn.close(1009);
-      const masked = (b1 & 0x80) !== 0;
       if (!masked) return conn.close(1002); // clients must mask
       if (buf.length < off + 4 + len) return;
       const mask = buf.subarray(off, off + 4);
       const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len));
       for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ mask[i & 3]!;
       buf = buf.subarray(off + 4 + len);
-      const opcode = b0 & 0x0f;
-      const fin = (b0 & 0x80) !== 0;
       if (opcode === 8) {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1000;
         return conn.close(code === 1005 || code === 1006 ? 1000 : code);

@@ -2,8 +2,8 @@ import { createServerAdapter } from '@whatwg-node/server';
 import { Router } from 'itty-router';
 import type { Context } from '../lib/context.ts';
 import { notFound } from '../lib/errors.ts';
-import { errorResponse, pathnameOf, type VidaxFunction } from '../lib/function.ts';
-import { requestIdOf } from '../lib/request-id.ts';
+import { errorResponse, pathnameOf, type VidaxFunction } from '../lib/http/function.ts';
+import { requestIdOf } from '../lib/http/request-id.ts';
 
 /**
  * Mounts an explicit list of functions on one itty-router and wraps it as a fetch handler.

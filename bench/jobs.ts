@@ -9,7 +9,7 @@ import { createRun, durableLoop, jobBody, readTemplate } from './lib/runs.ts';
 import { authHeaders, httpTarget, startPeer, startVidax, workspace } from './lib/servers.ts';
 import { sameAnswers } from './lib/verify.ts';
 
-export const STORE_FILES = ['lib/run-store.ts', 'functions/jobs.post.ts'];
+export const STORE_FILES = ['lib/runs/store.ts', 'functions/jobs.post.ts'];
 
 /** GET /jobs/:id: VIDAX vs Fastify vs node:http serving the same bytes (read once), interleaved. */
 export const jobsGet: Bench = {

@@ -38,7 +38,7 @@ export const orchestration: Bench = {
   key: 'orchestration',
   describe: 'start → completed on the ComfyUI simulator minus a direct client; progress → events.jsonl latency',
   async run(opts) {
-    needFiles('lib/simulator/main.ts', 'lib/runner/runner.ts', 'functions/jobs-id-start.post.ts');
+    needFiles('simulator/main.ts', 'lib/runner/runner.ts', 'functions/jobs-id-start.post.ts');
     const pairs = Number(process.env.BENCH_ORCH_PAIRS ?? (opts.quick ? 6 : 40));
     const progressRuns = opts.quick ? 2 : 10;
     const warmup = opts.quick ? 2 : 5;

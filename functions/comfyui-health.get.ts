@@ -1,6 +1,6 @@
 import type { ProcessManager } from '../lib/comfyui/process-manager.ts';
-import { defineFunction, type FunctionContext } from '../lib/function.ts';
-import { json } from '../lib/respond.ts';
+import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { json } from '../lib/http/respond.ts';
 
 export interface ComfyHealthContext extends FunctionContext {
   readonly processManager: Pick<ProcessManager, 'health'>;

@@ -1,4 +1,4 @@
-import type { VidaxFunction } from '../lib/function.ts';
+import type { VidaxFunction } from '../lib/http/function.ts';
 import type { Context } from '../lib/context.ts';
 import comfyuiHealth from './comfyui-health.get.ts';
 import comfyuiStart from './comfyui-start.post.ts';

@@ -1,6 +1,6 @@
-import { defineFunction, type FunctionContext } from '../lib/function.ts';
-import { stream } from '../lib/respond.ts';
-import type { RunStore } from '../lib/run-store.ts';
+import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { stream } from '../lib/http/respond.ts';
+import type { RunStore } from '../lib/runs/store.ts';
 
 export interface GetManifestContext extends FunctionContext {
   readonly runs: Pick<RunStore, 'openFile'>;

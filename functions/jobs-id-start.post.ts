@@ -1,5 +1,5 @@
-import { defineFunction, type FunctionContext } from '../lib/function.ts';
-import { json } from '../lib/respond.ts';
+import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { json } from '../lib/http/respond.ts';
 import type { Runner } from '../lib/runner/runner.ts';
 
 export interface StartJobContext extends FunctionContext {

@@ -1,6 +1,6 @@
-import { defineFunction, type FunctionContext } from '../lib/function.ts';
-import { json } from '../lib/respond.ts';
-import type { RunStore } from '../lib/run-store.ts';
+import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { json } from '../lib/http/respond.ts';
+import type { RunStore } from '../lib/runs/store.ts';
 
 export interface GetJobContext extends FunctionContext {
   readonly runs: Pick<RunStore, 'get' | 'paths'>;

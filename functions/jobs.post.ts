@@ -1,7 +1,7 @@
-import { defineFunction, type FunctionContext } from '../lib/function.ts';
-import { JOB_SCHEMA } from '../lib/job-schema.ts';
-import { json } from '../lib/respond.ts';
-import type { RunStore } from '../lib/run-store.ts';
+import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { JOB_SCHEMA } from '../lib/jobs/schema.ts';
+import { json } from '../lib/http/respond.ts';
+import type { RunStore } from '../lib/runs/store.ts';
 
 export interface CreateJobContext extends FunctionContext {
   readonly runs: Pick<RunStore, 'create'>;

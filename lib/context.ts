@@ -1,11 +1,11 @@
-import { createKeyCheck } from './auth.ts';
+import { createKeyCheck } from './http/auth.ts';
 import { type ComfyClient, createComfyClient } from './comfyui/client.ts';
 import { createEventStream, type EventStream } from './comfyui/events.ts';
 import { createProcessManager, type ProcessManager } from './comfyui/process-manager.ts';
 import type { Config } from './config.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import type { Logger } from './logger.ts';
-import { createRunStore, type RunStore } from './run-store.ts';
+import { createRunStore, type RunStore } from './runs/store.ts';
 
 /**
  * The services every handler may reach, built once by an adapter. Handlers declare the slice

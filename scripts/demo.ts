@@ -36,7 +36,7 @@ const config = parseConfig(
     comfyui: {
       url: `http://127.0.0.1:${comfyPort}`,
       command: [
-        process.execPath, '--import', import.meta.resolve('tsx'), join(ROOT, 'lib', 'simulator', 'main.ts'),
+        process.execPath, '--import', import.meta.resolve('tsx'), join(ROOT, 'simulator', 'main.ts'),
         '--listen', '127.0.0.1', '--port', String(comfyPort), '--output-directory', join(base, 'comfyui-output'),
       ],
       startTimeoutMs: 20_000,

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toJsonSchema } from '@valibot/to-json-schema';
-import { JOB_SCHEMA } from '../lib/job-schema.ts';
+import { JOB_SCHEMA } from '../lib/jobs/schema.ts';
 
 /** The JSON Schema text of JOB_SCHEMA (checks that JSON Schema cannot express are left out). */
 export function jobJsonSchemaText(): string {

@@ -7,7 +7,7 @@ import { httpRequest } from './http.ts';
 import type { Sample } from './load.ts';
 import { API_KEY } from './proc.ts';
 
-export const WORKFLOW_FILE = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'comfyui', 'workflow-single.json');
+export const WORKFLOW_FILE = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'comfyui', 'workflows', 'workflow-single.json');
 
 /** The POST /jobs body the benchmarks send: the fixture workflow as `{"workflow": <graph>}`. */
 export const jobBody = (): string => JSON.stringify({ workflow: JSON.parse(readFileSync(WORKFLOW_FILE, 'utf8')) });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFrameHeader } from '../../lib/simulator/ws.ts';
+import { readFrameHeader } from '../../simulator/ws.ts';
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface WsTap {

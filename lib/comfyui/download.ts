@@ -1,4 +1,4 @@
-import { syncAndRename, tempPathFor } from '../atomic-file.ts';
+import { syncAndRename, tempPathFor } from '../files/atomic-file.ts';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-/** Shapes of ComfyUI's HTTP API (see ../shared/comfyui-api.md §2), as far as VIDAX reads them. */
+/** Shapes of ComfyUI's HTTP API (see docs/comfyui-api.md §2), as far as VIDAX reads them. */
 
 export interface ComfyDevice {
   name: string;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { copyFile, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { syncAndRename, tempPathFor, writeFileAtomic } from '../atomic-file.ts';
+import { syncAndRename, tempPathFor, writeFileAtomic } from '../files/atomic-file.ts';
 
 /**
  * A placeholder `final.mp4`: a bare `ftyp` box, so tools see an (empty) MP4 and not garbage.

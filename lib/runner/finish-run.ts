@@ -1,6 +1,6 @@
-import type { Job } from '../job-schema.ts';
-import type { Manifest, PhaseName } from '../manifest.ts';
-import type { RunStore } from '../run-store.ts';
+import type { Job } from '../jobs/schema.ts';
+import type { Manifest, PhaseName } from '../runs/manifest.ts';
+import type { RunStore } from '../runs/store.ts';
 import type { ComfyPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
 import type { Failure } from './outputs.ts';

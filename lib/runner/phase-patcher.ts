@@ -1,5 +1,5 @@
 import { errorFields, type Logger } from '../logger.ts';
-import type { RunStore } from '../run-store.ts';
+import type { RunStore } from '../runs/store.ts';
 
 /**
  * Coalesces manifest patches of a run's comfyui phase (progress, queue position): one durable

@@ -1,5 +1,5 @@
 /** Manifest phase bookkeeping shared by the runner's steps. */
-import { type Manifest, PHASES, type PhaseName, type RunError } from '../manifest.ts';
+import { type Manifest, PHASES, type PhaseName, type RunError } from '../runs/manifest.ts';
 
 const now = () => new Date().toISOString();
 

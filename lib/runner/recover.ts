@@ -1,5 +1,5 @@
 import type { ComfyClient } from '../comfyui/client.ts';
-import type { Manifest } from '../manifest.ts';
+import type { Manifest } from '../runs/manifest.ts';
 
 /**
  * For a run a previous VIDAX left `running`: is its prompt still in ComfyUI's history or

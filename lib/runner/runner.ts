@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../atomic-file.ts';
+import { writeFileAtomic } from '../files/atomic-file.ts';
 import type { ComfyClient } from '../comfyui/client.ts';
 import { mintPromptId } from '../comfyui/client.ts';
 import { isComfyError } from '../comfyui/errors.ts';
@@ -10,8 +10,8 @@ import { finishRun, type RunSteps } from './finish-run.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
 import { probePrompt } from './recover.ts';
 import type { Failure } from './outputs.ts';
-import { type Manifest, PHASES, type PhaseName } from '../manifest.ts';
-import type { RunStore } from '../run-store.ts';
+import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
+import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
 import { prepareWorkflow, type Workflow } from './prepare.ts';
 

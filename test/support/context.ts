@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKeyCheck } from '../../lib/auth.ts';
+import { createKeyCheck } from '../../lib/http/auth.ts';
 import { type Config, parseConfig } from '../../lib/config.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
 

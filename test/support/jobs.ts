@@ -2,8 +2,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './spawn.ts';
 
-/** The shared ComfyUI fixtures (../shared beside the repo, as in CI). */
-export const FIXTURES = join(ROOT, '..', 'shared', 'fixtures', 'comfyui');
+/** The model-free ComfyUI workflows, copied into the repo from the shared fixtures. */
+export const FIXTURES = join(ROOT, 'test', 'fixtures', 'comfyui', 'workflows');
 
 export function fixtureWorkflow(name: 'workflow-single' | 'workflow-batch'): Record<string, unknown> {
   return JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8'));

@@ -1,4 +1,4 @@
-// Spawning the ComfyUI simulator (lib/simulator/main.ts) as a real child process.
+// Spawning the ComfyUI simulator (simulator/main.ts) as a real child process.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { WebSocket } from 'undici';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const SIMULATOR_MAIN = join(ROOT, 'lib', 'simulator', 'main.ts');
-export const SHARED = join(ROOT, '..', 'shared');
+export const SIMULATOR_MAIN = join(ROOT, 'simulator', 'main.ts');
+/** Recorded ComfyUI fixtures kept in the repo: `workflows/` and `transcripts/`. */
+export const COMFYUI_FIXTURES = join(ROOT, 'test', 'fixtures', 'comfyui');
 
 /** The full argv a process manager can spawn (no shell): node --import <tsx> main.ts --listen 127.0.0.1 --port N … */
 export function simulatorCommand(port: number, extra: string[] = []): string[] {

@@ -6,10 +6,10 @@ import type { Config } from '../../lib/config.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
 import { freePort, until } from './comfyui.ts';
 import { TEST_KEY, testConfig } from './context.ts';
-import { SHARED, simulatorCommand } from './simulator.ts';
+import { COMFYUI_FIXTURES, simulatorCommand } from './simulator.ts';
 
 export const workflow = (name: 'single' | 'batch') =>
-  JSON.parse(readFileSync(join(SHARED, 'fixtures', 'comfyui', `workflow-${name}.json`), 'utf8'));
+  JSON.parse(readFileSync(join(COMFYUI_FIXTURES, 'workflows', `workflow-${name}.json`), 'utf8'));
 
 /** A VIDAX Node server whose managed ComfyUI is the simulator (spawned on first need). */
 export async function startVidaxWithSim(opts: { simArgs?: string[]; port?: number; runsDir?: string; comfy?: Record<string, unknown> } = {}) {

@@ -1,0 +1,137 @@
+import * as v from 'valibot';
+import { readJson } from './body.ts';
+import { describeError, methodNotAllowed, notFound, payloadTooLarge, VidaxError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { requestIdOf } from './request-id.ts';
+import { json } from './respond.ts';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** What every function needs from its context. */
+export interface FunctionContext {
+  readonly auth: (request: Request) => void;
+  readonly log: Logger;
+  readonly config: { readonly maxBodyBytes: number };
+}
+
+export interface HandlerInput<C, B> {
+  request: Request;
+  ctx: C;
+  params: Readonly<Record<string, string>>;
+  body: B;
+  requestId: string;
+}
+
+/** One endpoint: a fetch-style handler that knows its own method, path and input schema. */
+export interface VidaxFunction<C extends FunctionContext = FunctionContext> {
+  readonly method: Method;
+  readonly path: string;
+  fetch(request: Request, ctx: C): Promise<Response>;
+}
+
+interface Definition<C, S extends v.GenericSchema | undefined> {
+  method: Method;
+  /** itty-router style path, e.g. `/jobs/:id`. */
+  path: string;
+  /** Schema of the JSON body; without one the body is not read. */
+  body?: S;
+  handler(input: HandlerInput<C, S extends v.GenericSchema ? v.InferOutput<S> : undefined>): Promise<Response> | Response;
+}
+
+function compilePath(path: string): (pathname: string) => Record<string, string> | null {
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((part) => {
+      if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(part.slice(1));
+      return '([^/]+)';
+    })
+    .join('/');
+  const re = new RegExp(`^${source}/?$`);
+  return (pathname) => {
+    const m = re.exec(pathname);
+    if (!m) return null;
+    const params: Record<string, string> = {};
+    try {
+      names.forEach((name, i) => {
+        params[name] = decodeURIComponent(m[i + 1] ?? '');
+      });
+    } catch {
+      return null; // malformed percent-encoding: no such resource
+    }
+    return params;
+  };
+}
+
+// An absolute URL whose path holds only these characters (no `.`, `%`, `\\`, query or fragment)
+// has exactly that path as its WHATWG pathname; anything else goes through `new URL`.
+const PLAIN_URL = /^https?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9_~/-]*)$/;
+
+/** The pathname of `request.url`, without parsing the URL in the common case. */
+export function pathnameOf(request: Request): string {
+  const url = request.url;
+  return PLAIN_URL.exec(url)?.[1] ?? new URL(url).pathname;
+}
+
+/** Turns issues into `[{path, message}]` for `validation_failed` details. */
+export function issueList(issues: readonly v.BaseIssue<unknown>[]): { path: string; message: string }[] {
+  return issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message }));
+}
+
+export function validationFailed(issues: { path: string; message: string }[]): VidaxError {
+  return new VidaxError('validation_failed', 400, `request failed validation (${issues.length} issue${issues.length === 1 ? '' : 's'})`, {
+    details: issues,
+  });
+}
+
+/** Maps a thrown error to the one JSON error shape, logging internal ones in full. */
+export function errorResponse(err: unknown, log: Logger, requestId: string): Response {
+  const { status, headers, body, internal } = describeError(err);
+  if (internal) {
+    const e = err instanceof Error ? { error: err.message, stack: err.stack } : { error: String(err) };
+    log.error('unhandled error', { request_id: requestId, ...e });
+  }
+  return json(body, status, { ...headers, 'x-request-id': requestId });
+}
+
+export function defineFunction<C extends FunctionContext, S extends v.GenericSchema | undefined = undefined>(
+  def: Definition<C, S>,
+): VidaxFunction<C> {
+  const match = compilePath(def.path);
+  return {
+    method: def.method,
+    path: def.path,
+    async fetch(request, ctx) {
+      const requestId = requestIdOf(request);
+      try {
+        ctx.auth(request);
+        const params = match(pathnameOf(request));
+        if (!params) throw notFound();
+        if (request.method !== def.method) throw methodNotAllowed([def.method]);
+        // Every route refuses a declared oversized body, whether or not it reads one.
+        if (Number(request.headers.get('content-length') ?? 0) > ctx.config.maxBodyBytes) {
+          throw payloadTooLarge(ctx.config.maxBodyBytes);
+        }
+        let body: unknown;
+        if (def.body) {
+          const raw = await readJson(request, ctx.config.maxBodyBytes);
+          const parsed = v.safeParse(def.body, raw, { abortEarly: false });
+          if (!parsed.success) throw validationFailed(issueList(parsed.issues));
+          body = parsed.output;
+        }
+        const response = await def.handler({
+          request,
+          ctx,
+          params,
+          body: body as S extends v.GenericSchema ? v.InferOutput<S> : undefined,
+          requestId,
+        });
+        response.headers.set('x-request-id', requestId);
+        return response;
+      } catch (err) {
+        return errorResponse(err, ctx.log, requestId);
+      }
+    },
+  };
+}

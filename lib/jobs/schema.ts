@@ -1,0 +1,146 @@
+import * as v from 'valibot';
+import { checkGraph, checkParams, guardShape, isPlainObject, jsonBytes, LIMITS, type PathIssue } from './checks.ts';
+
+/*
+ * JOB_SCHEMA: what POST /jobs accepts. Messages never echo the input (a hostile 30 MB string
+ * must not come back in the error), and every object is checked to be a real object (not an
+ * array) before valibot looks inside it. `schema/job.schema.json` is generated from this file
+ * by `npm run gen:schema`.
+ */
+
+const UI_FORMAT =
+  'this is a workflow in ComfyUI\'s UI format (top-level "nodes"/"links"); in ComfyUI export it with "Save (API Format)" and send that file';
+
+type ObjectIssue = { expected: string | null; received: string };
+const objectMessage = (what: string) => (issue: ObjectIssue) =>
+  issue.expected === 'never' ? 'unknown field' : issue.received === 'undefined' ? 'is required' : `must be ${what}`;
+
+const plainObject = (what: string) =>
+  v.custom<Record<string, unknown>>(isPlainObject, `must be ${what}`);
+
+const anyObject = (what: string) => v.pipe(plainObject(what), v.record(v.string(), v.unknown()));
+
+const int = (min: number, max: number) =>
+  v.pipe(
+    v.number('must be a number'),
+    v.integer('must be an integer'),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+
+const text = (max: number) =>
+  v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(max, `must be at most ${max} characters`));
+
+/** Adds path-carrying issues from a plain check function. */
+const issuesFrom = <T>(check: (input: T) => PathIssue[]) =>
+  v.rawCheck<T>(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const { message, path } of check(dataset.value)) {
+      addIssue({
+        message,
+        path: path.map((key) => ({ type: 'object', origin: 'value', input: {}, key: String(key), value: undefined })) as unknown as [
+          v.ObjectPathItem,
+        ],
+      });
+    }
+  });
+
+const NodeSchema = v.pipe(
+  plainObject('a node object {class_type, inputs}'),
+  v.looseObject(
+    {
+      class_type: v.pipe(text(256), v.description('the node type, e.g. "KSampler"')),
+      inputs: v.pipe(anyObject('an object of the node\'s inputs'), v.description('widget values and links ["<nodeId>", <outputIndex>]')),
+      _meta: v.optional(anyObject('an object')),
+    },
+    objectMessage('a node object {class_type, inputs}'),
+  ),
+);
+
+const Nodes = v.record(text(64), NodeSchema, 'must be an object of nodes');
+
+export const WorkflowSchema = v.pipe(
+  plainObject('a ComfyUI workflow in API format (an object of nodes keyed by node id)'),
+  v.check((w) => !Array.isArray(w.nodes) && !Array.isArray(w.links), UI_FORMAT),
+  Nodes,
+  v.minEntries(1, 'must have at least one node'),
+  issuesFrom((w: v.InferOutput<typeof Nodes>) => checkGraph(w)),
+  v.description('a ComfyUI workflow in API format ("Save (API Format)"): node id → {class_type, inputs, _meta?}'),
+);
+
+// valibot's object checks let an array through (`[]` has no unknown keys): each object is
+// first checked to be a plain object.
+const ParamSchema = v.pipe(
+  plainObject('an object {node, input, value}'),
+  v.strictObject({ node: text(64), input: text(256), value: v.unknown() }, objectMessage('an object {node, input, value}')),
+);
+
+const Toggle = v.pipe(
+  plainObject('an object {enabled}'),
+  v.strictObject({ enabled: v.boolean('must be true or false') }, objectMessage('an object {enabled}')),
+);
+
+const PhasesSchema = v.pipe(
+  plainObject('an object {stabilize?, lipsync?, encode?}'),
+  v.strictObject(
+    {
+      stabilize: v.optional(Toggle),
+      lipsync: v.optional(Toggle),
+      encode: v.optional(
+        v.pipe(
+          plainObject('an object {enabled?, fps?}'),
+          v.strictObject(
+            { enabled: v.optional(v.boolean('must be true or false')), fps: v.optional(int(1, 240)) },
+            objectMessage('an object {enabled?, fps?}'),
+          ),
+        ),
+      ),
+    },
+    objectMessage('an object {stabilize?, lipsync?, encode?}'),
+  ),
+);
+
+const JobObject = v.strictObject(
+  {
+    workflow: WorkflowSchema,
+    name: v.optional(v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters'))),
+    metadata: v.optional(
+      v.pipe(
+        anyObject('an object'),
+        v.check((m) => jsonBytes(m) <= LIMITS.metadataBytes, `must be at most ${LIMITS.metadataBytes} bytes as JSON`),
+        v.description('free-form object (≤ 64 KiB as JSON), echoed into the manifest'),
+      ),
+    ),
+    params: v.optional(
+      v.pipe(
+        v.array(ParamSchema, 'must be an array of {node, input, value}'),
+        v.maxLength(LIMITS.params, `must have at most ${LIMITS.params} entries`),
+        v.description('overrides applied to the workflow before it is sent'),
+      ),
+    ),
+    phases: v.optional(PhasesSchema),
+    timeout_s: v.optional(v.pipe(int(1, 86_400), v.description('deadline of the comfyui phase; default from config'))),
+  },
+  objectMessage('a JSON object'),
+);
+
+/** The job POST /jobs accepts (see README "Jobs API"). */
+export const JOB_SCHEMA = v.pipe(
+  v.unknown(),
+  issuesFrom<unknown>(guardShape),
+  plainObject('a JSON object'),
+  JobObject,
+  issuesFrom((job: v.InferOutput<typeof JobObject>) => checkParams(job.workflow, job.params ?? [])),
+  v.title('VIDAX job'),
+  v.description('A ComfyUI workflow in API format plus options; POST it to /jobs.'),
+);
+
+export type Job = v.InferOutput<typeof JOB_SCHEMA>;
+export type Workflow = Job['workflow'];
+
+/** Validates a job: `{ok:true, job}` or `{ok:false, issues:[{path, message}]}`. Never throws. */
+export function parseJob(raw: unknown): { ok: true; job: Job } | { ok: false; issues: { path: string; message: string }[] } {
+  const result = v.safeParse(JOB_SCHEMA, raw, { abortEarly: false });
+  if (result.success) return { ok: true, job: result.output };
+  return { ok: false, issues: result.issues.map((i) => ({ path: v.getDotPath(i) ?? '', message: i.message })) };
+}

@@ -1,0 +1,122 @@
+import { open, readFile } from 'node:fs/promises';
+import { Lru } from './lru.ts';
+
+/** One line of `logs/events.jsonl`. */
+export interface RunEvent {
+  ts: string;
+  seq: number;
+  type: string;
+  [field: string]: unknown;
+}
+
+interface Tail {
+  seq: number;
+  /** The file ends in a torn line: the next append starts with a newline. */
+  torn: boolean;
+}
+
+const TAIL_WINDOW = 64 * 1024;
+
+/** Last `seq` in the file and whether its last line is torn; 0 for a missing or empty file. */
+export async function readTail(path: string): Promise<Tail> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { seq: 0, torn: false };
+    throw err;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return { seq: 0, torn: false };
+    let torn = false;
+    for (let window = TAIL_WINDOW; ; window *= 4) {
+      const length = Math.min(window, size);
+      const buf = Buffer.alloc(length);
+      await fh.read(buf, 0, length, size - length);
+      if (window === TAIL_WINDOW) torn = buf[length - 1] !== 0x0a;
+      const lines = buf.toString('utf8').split('\n');
+      for (let i = lines.length - 1; i >= 0; i -= 1) {
+        const seq = seqOf(lines[i] ?? '');
+        if (seq !== null) return { seq, torn };
+      }
+      if (length === size) return { seq: 0, torn };
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+function seqOf(line: string): number | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const seq = (JSON.parse(line) as { seq?: unknown }).seq;
+    return typeof seq === 'number' && Number.isInteger(seq) ? seq : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Parses an events file, skipping lines that do not parse (a torn last line after a crash). */
+export async function readEvents(path: string): Promise<RunEvent[]> {
+  const text = await readFile(path, 'utf8');
+  const events: RunEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      events.push(JSON.parse(line) as RunEvent);
+    } catch {
+      // torn line: a crash mid-append; the rest of the file is intact
+    }
+  }
+  return events;
+}
+
+export interface EventLog {
+  /** Appends `{ts, seq, type, ...fields}` as one line in one O_APPEND write; serialized per key. */
+  append(key: string, path: string, type: string, fields?: Record<string, unknown>): Promise<RunEvent>;
+  /** Tells the log that `key`'s file is new and empty (skips the tail read). */
+  fresh(key: string): void;
+  /** Resolves when every pending append has settled. */
+  drain(): Promise<void>;
+}
+
+export function createEventLog({ cacheSize = 1000 }: { cacheSize?: number } = {}): EventLog {
+  const tails = new Lru<string, Tail>(cacheSize);
+  const chains = new Map<string, Promise<unknown>>();
+
+  async function write(key: string, path: string, type: string, fields: Record<string, unknown>): Promise<RunEvent> {
+    const tail = tails.get(key) ?? (await readTail(path));
+    const { ts: _ts, seq: _seq, type: _type, ...rest } = fields;
+    const event: RunEvent = { ts: new Date().toISOString(), seq: tail.seq + 1, type, ...rest };
+    const line = `${tail.torn ? '\n' : ''}${JSON.stringify(event)}\n`;
+    tails.delete(key); // if the write fails, the next append re-reads the file
+    const fh = await open(path, 'a');
+    try {
+      await fh.write(line);
+    } finally {
+      await fh.close();
+    }
+    tails.set(key, { seq: event.seq, torn: false });
+    return event;
+  }
+
+  return {
+    append(key, path, type, fields = {}) {
+      const prev = chains.get(key) ?? Promise.resolve();
+      const result = prev.then(() => write(key, path, type, fields));
+      const settled = result.catch(() => {});
+      chains.set(key, settled);
+      void settled.then(() => {
+        if (chains.get(key) === settled) chains.delete(key);
+      });
+      return result;
+    },
+    fresh(key) {
+      tails.set(key, { seq: 0, torn: false });
+    },
+    async drain() {
+      while (chains.size > 0) await Promise.all(chains.values());
+    },
+  };
+}

@@ -1,0 +1,219 @@
+import { mkdirSync } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import { sweepTempFiles, writeFileAtomic } from '../files/atomic-file.ts';
+import { VidaxError } from '../errors.ts';
+import { createEventLog, readEvents } from './event-log.ts';
+import { openFileStream } from '../files/file-stream.ts';
+import type { Job } from '../jobs/schema.ts';
+import { Lru } from './lru.ts';
+import { deepFreeze, type Manifest, newManifest } from './manifest.ts';
+import { createActiveIndex, markerFor } from './active-index.ts';
+import { createRunIdMinter, isRunId } from './run-id.ts';
+import type { RunPaths, RunStore, RunStoreOptions } from './types.ts';
+
+export type { RunEvent } from './event-log.ts';
+export type { CreatedRun, RunPaths, RunStore, RunStoreOptions } from './types.ts';
+
+const runNotFound = (id: string) =>
+  new VidaxError('run_not_found', 404, isRunId(id) ? `no run ${id}` : 'no such run (not a valid run id)');
+const fileNotFound = (code: string, id: string, file: string) => new VidaxError(code, 404, `run ${id} has no ${file}`);
+const isEnoent = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+
+export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStoreOptions): RunStore {
+  const runsDir = resolve(dir);
+  const base = runsDir.endsWith(sep) ? runsDir : `${runsDir}${sep}`;
+  const index = createActiveIndex(runsDir);
+  const mint = createRunIdMinter();
+  const cache = new Lru<string, Manifest>(cacheSize);
+  const events = createEventLog({ cacheSize });
+  const chains = new Map<string, Promise<unknown>>();
+  const creating = new Set<string>();
+
+  const paths = (id: string): RunPaths => {
+    if (!isRunId(id)) throw runNotFound(String(id));
+    const workdir = `${base}${id}`; // a valid id has no separator and no dot segment: plain concatenation is safe
+    return {
+      workdir,
+      manifest: `${workdir}${sep}manifest.json`,
+      job: `${workdir}${sep}job.json`,
+      logs: `${workdir}${sep}logs`,
+      events: `${workdir}${sep}logs${sep}events.jsonl`,
+      workflow: `${workdir}${sep}workflow.json`,
+      outputs: `${workdir}${sep}outputs`,
+      final: `${workdir}${sep}final.mp4`,
+    };
+  };
+
+  async function load(id: string): Promise<Manifest> {
+    const hit = cache.get(id);
+    if (hit) return hit; // only valid ids are ever cached
+    const p = paths(id);
+    let text: string;
+    try {
+      text = await readFile(p.manifest, 'utf8');
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+      const dir = await stat(p.workdir).catch(() => null);
+      throw dir?.isDirectory() ? fileNotFound('manifest_not_found', id, 'manifest.json') : runNotFound(id);
+    }
+    let m: Manifest;
+    try {
+      m = deepFreeze(JSON.parse(text) as Manifest);
+    } catch {
+      throw new VidaxError('manifest_unreadable', 500, `manifest.json of run ${id} is not valid JSON`);
+    }
+    if (!cache.has(id)) cache.set(id, m); // an update that finished meanwhile wins
+    return cache.get(id) ?? m;
+  }
+
+  function serialize<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const result = (chains.get(id) ?? Promise.resolve()).then(task);
+    const settled = result.catch(() => {});
+    chains.set(id, settled);
+    void settled.then(() => {
+      if (chains.get(id) === settled) chains.delete(id);
+    });
+    return result;
+  }
+
+  async function writeManifest(id: string, m: Manifest): Promise<Manifest> {
+    await writeFileAtomic(paths(id).manifest, `${JSON.stringify(m, null, 2)}\n`);
+    const frozen = deepFreeze(m);
+    cache.set(id, frozen);
+    return frozen;
+  }
+
+  return {
+    runsDir,
+    paths,
+    get: load,
+
+    async create(job, submittedText) {
+      for (let attempt = 0; ; attempt += 1) {
+        const id = mint();
+        const p = paths(id);
+        creating.add(id);
+        try {
+          await index.move(id, null, 'creating'); // first: a crash from here on is found by recover()
+          // Two plain mkdirs, synchronous like the markers (metadata only, no disk wait): EEXIST
+          // on the run dir means the id is taken (another process on this runsDir).
+          try {
+            mkdirSync(p.workdir);
+          } catch (err) {
+            await index.move(id, 'creating', null);
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+            if (attempt < 5) continue; // id taken: mint again
+            throw new Error('could not mint a free run id');
+          }
+          events.fresh(id);
+          try {
+            mkdirSync(p.logs);
+            const [, manifest] = await Promise.all([
+              writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job, null, 2)}\n`),
+              writeManifest(id, newManifest(id, p.workdir, job)),
+              events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }),
+            ]); // in parallel: the fsyncs share a journal commit; the `creating` marker covers a crash
+            await index.move(id, 'creating', 'queued');
+            return { run_id: id, manifestPath: p.manifest, workdir: p.workdir, manifest };
+          } catch (err) {
+            cache.delete(id); // e.g. disk full: undo the half-written run, answer 500
+            await rm(p.workdir, { recursive: true, force: true }).catch(() => {});
+            await index.move(id, 'creating', null).catch(() => {});
+            throw err;
+          }
+        } finally {
+          creating.delete(id);
+        }
+      }
+    },
+
+    async readJob(id) {
+      const p = paths(id);
+      try {
+        return JSON.parse(await readFile(p.job, 'utf8')) as Job;
+      } catch (err) {
+        if (!isEnoent(err)) throw err;
+        const dir = await stat(p.workdir).catch(() => null);
+        throw dir?.isDirectory() ? fileNotFound('job_not_found', id, 'job.json') : runNotFound(id);
+      }
+    },
+
+    async update(id, mutate) {
+      paths(id); // a malformed id rejects before anything is queued
+      return serialize(id, async () => {
+        const current = await load(id);
+        const draft = structuredClone(current) as Manifest;
+        await mutate(draft);
+        draft.updated_at = new Date().toISOString();
+        const before = markerFor(current.run_status);
+        await index.move(id, before, 'running'); // a crash mid-write is swept by recover()
+        let next: Manifest;
+        try {
+          next = await writeManifest(id, draft);
+        } catch (err) {
+          await index.move(id, 'running', before).catch(() => {});
+          throw err;
+        }
+        await index.move(id, 'running', markerFor(next.run_status));
+        return next;
+      });
+    },
+
+    async appendEvent(id, type, fields = {}) {
+      return events.append(id, paths(id).events, type, fields);
+    },
+
+    async openFile(id, file) {
+      const p = paths(id);
+      const opened = await openFileStream(p[file]);
+      if (opened) return opened;
+      const dir = await stat(p.workdir).catch(() => null);
+      if (!dir?.isDirectory()) throw runNotFound(id);
+      throw file === 'manifest' ? fileNotFound('manifest_not_found', id, 'manifest.json') : fileNotFound('logs_not_found', id, 'logs/events.jsonl');
+    },
+
+    async readEvents(id) {
+      try {
+        return await readEvents(paths(id).events);
+      } catch (err) {
+        if (isEnoent(err)) throw fileNotFound('logs_not_found', id, 'logs/events.jsonl');
+        throw err;
+      }
+    },
+
+    async listActive(status) {
+      const all = await index.entries();
+      return all.filter(({ state }) => (status ? state === status : state !== 'creating')).map(({ id }) => id);
+    },
+
+    async recover() {
+      const removed: string[] = [];
+      let tempFiles = 0;
+      for (const { id, state } of await index.entries()) {
+        if (creating.has(id) || chains.has(id) || state === 'queued') continue;
+        const p = paths(id);
+        for (const dir of [p.workdir, p.outputs]) tempFiles += await sweepTempFiles(dir);
+        cache.delete(id);
+        const m = await load(id).catch(() => null);
+        const whole = m !== null && (state !== 'creating' || (await stat(p.job).catch(() => null)) !== null);
+        if (!m || !whole) {
+          if (state === 'creating') {
+            await rm(p.workdir, { recursive: true, force: true }); // never acknowledged: no 202 was sent
+            removed.push(id);
+          }
+          await index.move(id, state, null);
+          continue;
+        }
+        await index.move(id, state, markerFor(m.run_status));
+      }
+      if (removed.length + tempFiles > 0) log?.info('run store recovered', { removed, temp_files: tempFiles });
+      return { removed, tempFiles };
+    },
+
+    async close() {
+      while (chains.size > 0) await Promise.all(chains.values());
+      await events.drain();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { RunEvent } from './event-log.ts';
+import type { FileStream } from '../files/file-stream.ts';
+import type { Job } from '../jobs/schema.ts';
+import type { Logger } from '../logger.ts';
+import type { Manifest } from './manifest.ts';
+
+export interface RunPaths {
+  workdir: string;
+  manifest: string;
+  job: string;
+  logs: string;
+  events: string;
+  workflow: string;
+  outputs: string;
+  final: string;
+}
+
+export interface CreatedRun {
+  run_id: string;
+  manifestPath: string;
+  workdir: string;
+  manifest: Manifest;
+}
+
+/** Runs on disk: `<runsDir>/<run_id>/` is the truth; memory holds only a bounded cache. */
+export interface RunStore {
+  readonly runsDir: string;
+  /** Writes job.json, manifest.json (queued) and the `run.created` event; returns once durable. */
+  create(job: Job, submittedText?: string): Promise<CreatedRun>;
+  /** The manifest (frozen). Throws 404 `run_not_found` / `manifest_not_found`. */
+  get(id: string): Promise<Manifest>;
+  /** job.json as submitted. Throws 404 `run_not_found` / `job_not_found`. */
+  readJob(id: string): Promise<Job>;
+  /** Absolute paths of a run's files. Throws 404 `run_not_found` for a malformed id. */
+  paths(id: string): RunPaths;
+  /**
+   * Applies `mutate` to a copy of the manifest and writes it atomically, serialized per run;
+   * sets `updated_at`. If `mutate` throws, nothing is written and the error propagates.
+   */
+  update(id: string, mutate: (m: Manifest) => void | Promise<void>): Promise<Manifest>;
+  /** Appends `{ts, seq, type, ...fields}` to logs/events.jsonl; `seq` increases per run. */
+  appendEvent(id: string, type: string, fields?: Record<string, unknown>): Promise<RunEvent>;
+  /** Streams `manifest.json` or `logs/events.jsonl`. Throws 404 run_/manifest_/logs_not_found. */
+  openFile(id: string, file: 'manifest' | 'events'): Promise<FileStream>;
+  /** Every event of a run (a torn last line is skipped). */
+  readEvents(id: string): Promise<RunEvent[]>;
+  /** Ids of runs that are queued or running (or only those in `status`), oldest first; no scan of runsDir. */
+  listActive(status?: 'queued' | 'running'): Promise<string[]>;
+  /** At start-up: removes half-created runs and temp files a crash left, re-syncs the index. */
+  recover(): Promise<{ removed: string[]; tempFiles: number }>;
+  /** Waits for pending writes. */
+  close(): Promise<void>;
+}
+
+export interface RunStoreOptions {
+  runsDir: string;
+  log?: Logger;
+  /** Manifests kept in memory (LRU). */
+  cacheSize?: number;
+}

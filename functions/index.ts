@@ -4,6 +4,7 @@ import comfyuiHealth from './comfyui-health.get.ts';
 import comfyuiStart from './comfyui-start.post.ts';
 import health from './health.get.ts';
 import jobsCreate from './jobs.post.ts';
+import jobsCancel from './jobs-id-cancel.post.ts';
 import jobsGet from './jobs-id.get.ts';
 import jobsLogs from './jobs-id-logs.get.ts';
 import jobsManifest from './jobs-id-manifest.get.ts';
@@ -16,6 +17,7 @@ export const functions: readonly VidaxFunction<Context>[] = [
   comfyuiStart,
   jobsCreate,
   jobsStart,
+  jobsCancel,
   jobsGet,
   jobsManifest,
   jobsLogs,

@@ -13,13 +13,14 @@ export type PromptOutcome =
   | { kind: 'lost' }
   | { kind: 'timeout' }
   | { kind: 'crashed'; message: string }
-  | { kind: 'stopped' };
+  | { kind: 'stopped' }
+  | { kind: 'cancelled' };
 
 export interface AwaitOptions {
   promptId: string;
   source: PromptSource;
   deadline: number;
-  /** Aborted by the runner (ComfyUI crashed, VIDAX stopping); its reason is the outcome. */
+  /** Aborted by the runner (ComfyUI crashed, VIDAX stopping, a cancel); its reason is the outcome. */
   signal: AbortSignal;
   /** How often to poll while the socket has said nothing (ms). */
   pollMs: number;

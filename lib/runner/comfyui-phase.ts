@@ -5,6 +5,7 @@ import { isComfyError } from '../comfyui/errors.ts';
 import type { ComfyEvent, EventStream } from '../comfyui/events.ts';
 import type { HistoryEntry } from '../comfyui/types.ts';
 import { awaitPrompt, Hint, type PromptOutcome } from './await-prompt.ts';
+import { cancelledError, isCancelled } from './cancel.ts';
 import { classify, type Failure, planOutputs } from './outputs.ts';
 import { throttle } from './progress.ts';
 
@@ -80,6 +81,8 @@ function outcomeFailure(outcome: Exclude<PromptOutcome, { kind: 'finished' }>, t
       return { code: 'COMFYUI_CRASHED', message: outcome.message };
     case 'stopped':
       return { code: 'VIDAX_STOPPED', message: 'VIDAX stopped while the prompt ran' };
+    case 'cancelled':
+      return cancelledError('comfyui');
   }
 }
 
@@ -114,11 +117,11 @@ export async function finishPrompt(
   } finally {
     stopListening();
   }
-  if (outcome.kind === 'timeout') {
+  if (outcome.kind === 'timeout' || outcome.kind === 'cancelled') {
     // Stop that prompt only: interrupt it if it runs, drop it if it still waits.
     await io.comfy.interrupt(opts.promptId).catch(() => {});
     await io.comfy.deleteQueued([opts.promptId]).catch(() => {});
-    io.event('comfyui.interrupted_by_vidax', { reason: 'timeout' });
+    io.event('comfyui.interrupted_by_vidax', { reason: outcome.kind === 'timeout' ? 'timeout' : 'cancelled' });
   }
   if (outcome.kind !== 'finished') {
     return { ok: false, failure: outcomeFailure(outcome, opts.timeoutS), stopped: outcome.kind === 'stopped' };
@@ -134,6 +137,7 @@ async function downloadOutputs(io: ComfyPhaseIO, entry: HistoryEntry, outputsDir
   const artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[] = [];
   if (files.length > 0) await mkdir(outputsDir, { recursive: true });
   for (const out of files) {
+    if (isCancelled(io.signal)) return { ok: false, failure: cancelledError('comfyui') };
     try {
       const got = await io.comfy.download(out.file, join(outputsDir, out.name));
       const path = join(outputsDir, out.name).slice(workdir.length + 1);

@@ -1,6 +1,7 @@
 import type { Job } from '../jobs/schema.ts';
 import type { Manifest, PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
+import { cancelledError, isCancelled } from './cancel.ts';
 import type { ComfyPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
 import type { Failure } from './outputs.ts';
@@ -11,6 +12,8 @@ export interface RunSteps {
   runs: Pick<RunStore, 'update' | 'paths'>;
   event(id: string, type: string, fields?: Record<string, unknown>): Promise<unknown>;
   fail(id: string, phase: PhaseName, failure: Failure): Promise<void>;
+  /** The run's signal: aborted with CANCEL_REASON by a cancel (media phases stop on it too). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -39,6 +42,11 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   void event(id, 'phase.completed', { phase: 'comfyui', outputs: result.files });
   for (const name of ['stabilize', 'lipsync'] as const) void event(id, 'phase.skipped', { phase: name, requested: requested(name) });
   // The run's last events land before its final manifest write (a reader of `completed` finds them).
+  if (encodeWanted && isCancelled(steps.signal)) {
+    // Cancelled once ComfyUI was done: its outputs stay recorded, encode is the phase cut.
+    await runs.update(id, (m) => recordComfy(m));
+    return fail(id, 'encode', cancelledError('encode'));
+  }
   if (encodeWanted) {
     void event(id, 'phase.started', { phase: 'encode' });
     const startedAt = new Date().toISOString();
@@ -50,7 +58,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
         recordComfy(m);
         m.phases.encode.started_at = startedAt;
       });
-      return fail(id, 'encode', { code: 'ENCODE_FAILED', message: (err as Error).message });
+      return fail(id, 'encode', isCancelled(steps.signal) ? cancelledError('encode') : { code: 'ENCODE_FAILED', message: (err as Error).message });
     }
     void event(id, 'phase.completed', { phase: 'encode', placeholder: done.placeholder });
     await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });

@@ -6,6 +6,7 @@ import type { EventStream } from '../comfyui/events.ts';
 import { VidaxError } from '../errors.ts';
 import { errorFields, type Logger } from '../logger.ts';
 import { type ComfyPhaseIO, finishPrompt } from './comfyui-phase.ts';
+import { CANCEL_REASON, type CancelOutcome, cancelledError, cancelRun, cutPhase, isCancelled } from './cancel.ts';
 import { finishRun, type RunSteps } from './finish-run.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
 import { probePrompt } from './recover.ts';
@@ -34,6 +35,8 @@ export interface RunnerDeps {
 export interface Runner {
   /** POST /jobs/:id/start: 404/409 checks, ComfyUI made healthy, the run claimed and launched. */
   start(runId: string): Promise<{ run_id: string; run_status: 'running' }>;
+  /** POST /jobs/:id/cancel: queued → failed CANCELLED (200); running → recorded, then stopped (202). */
+  cancel(runId: string): Promise<CancelOutcome>;
   /** At start-up: re-attach runs a previous process left running, or fail them. */
   recover(): Promise<{ reattached: string[]; failed: string[] }>;
   /** Resolves once no run is in flight (tests). */
@@ -49,6 +52,8 @@ export function createRunner(deps: RunnerDeps): Runner {
   const { runs, comfy, log } = deps;
   const inflight = new Map<string, { promise: Promise<void>; abort: AbortController }>();
   const starting = new Set<string>();
+  /** Runs a cancel was accepted for; a launch still to come aborts at once. */
+  const cancelRequested = new Set<string>();
   let closed = false;
 
   const event = (id: string, type: string, fields: Record<string, unknown> = {}) =>
@@ -89,6 +94,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       void event(id, 'run.reattached', { prompt_id: promptId });
       result = await finishPrompt(io, { ...where, deadline: started + timeoutS * 1000 });
     } else {
+      if (isCancelled(abort.signal)) return fail(id, 'comfyui', cancelledError('comfyui')); // never submitted
       const deadline = Date.now() + timeoutS * 1000;
       const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
       void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
@@ -113,7 +119,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       }
     }
     await patcher.drain();
-    return finishRun(steps, id, job, result);
+    return finishRun({ ...steps, signal: abort.signal }, id, job, result);
   }
 
   function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyPhaseIO {
@@ -141,8 +147,12 @@ export function createRunner(deps: RunnerDeps): Runner {
         const phase = PHASES.find((p) => m?.phases[p].status === 'running') ?? 'prepare';
         await fail(id, phase, { code: 'RUNNER_ERROR', message: (err as Error).message }).catch(() => {});
       })
-      .finally(() => inflight.delete(id));
+      .finally(() => {
+        inflight.delete(id);
+        cancelRequested.delete(id);
+      });
     inflight.set(id, { promise, abort });
+    if (cancelRequested.has(id)) abort.abort(CANCEL_REASON);
   }
 
   return {
@@ -188,6 +198,20 @@ export function createRunner(deps: RunnerDeps): Runner {
       return { run_id: id, run_status: 'running' };
     },
 
+    cancel(id) {
+      return cancelRun(
+        {
+          runs,
+          event,
+          abort: (runId) => {
+            cancelRequested.add(runId);
+            inflight.get(runId)?.abort.abort(CANCEL_REASON);
+          },
+        },
+        id,
+      );
+    },
+
     async recover() {
       const reattached: string[] = [];
       const failed: string[] = [];
@@ -199,6 +223,19 @@ export function createRunner(deps: RunnerDeps): Runner {
       for (const id of await runs.listActive('running')) {
         const m = await runs.get(id).catch(() => null);
         if (m?.run_status !== 'running' || inflight.has(id)) continue;
+        if (m.cancel_requested_at) {
+          // A cancel accepted before the restart: stop its prompt (if any) and fail the run.
+          const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
+          if (promptId) {
+            await comfy.interrupt(promptId).catch(() => {});
+            await comfy.deleteQueued([promptId]).catch(() => {});
+          }
+          const phase = cutPhase(m);
+          void event(id, 'run.cancel_recovered', { prompt_id: promptId });
+          failed.push(id);
+          await fail(id, phase, cancelledError(phase));
+          continue;
+        }
         const probe = await probePrompt(comfy, m);
         if (probe.found && probe.promptId) reattach(id, probe.promptId);
         else missing.push({ m, ...probe });

@@ -1,46 +1,17 @@
-import { createServerAdapter } from '@whatwg-node/server';
-import { Router } from 'itty-router';
+import { createServerAdapter, Response } from '@whatwg-node/server';
 import type { Context } from '../lib/context.ts';
-import { notFound } from '../lib/errors.ts';
-import { errorResponse, pathnameOf, type VidaxFunction } from '../lib/http/function.ts';
-import { requestIdOf } from '../lib/http/request-id.ts';
+import type { VidaxFunction } from '../lib/http/function.ts';
+import { useResponseClass } from '../lib/http/respond.ts';
+import { createRouter } from '../lib/http/router.ts';
 
 /**
- * Mounts an explicit list of functions on one itty-router and wraps it as a fetch handler.
- * Every path of a function reaches it whatever the method, so the function answers 405 itself;
- * anything else is an authenticated 404.
+ * The HTTP layer: the functions' router (lib/http/router.ts: auth, routes per method, 405/404,
+ * errors, request id, request log) inside @whatwg-node/server, whose Response the functions
+ * build so its Node listener writes them out directly.
  */
 export function createApp(ctx: Context, functions: readonly VidaxFunction<Context>[]) {
-  const router = Router<Request, [Context]>({
-    catch: (err, request) => errorResponse(err, ctx.log, requestIdOf(request)),
-  });
-  for (const fn of functions) router.all(fn.path, (request, c) => fn.fetch(request, c));
-  router.all('*', (request) => {
-    const requestId = requestIdOf(request);
-    try {
-      ctx.auth(request);
-      throw notFound();
-    } catch (err) {
-      return errorResponse(err, ctx.log, requestId);
-    }
-  });
-
-  const logRequests = ctx.config.requestLog;
-  const log = ctx.log;
-  // Not async: one promise less per request; without logging the router's promise is the answer.
-  return createServerAdapter<Record<string, never>>((request) => {
-    if (!logRequests) return router.fetch(request, ctx);
-    const started = performance.now();
-    const pending: Promise<Response> = router.fetch(request, ctx);
-    return pending.then((response) => {
-      log.info('request', {
-        request_id: response.headers.get('x-request-id'),
-        method: request.method,
-        path: pathnameOf(request), // never the query string: it may hold a stray key
-        status: response.status,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-      });
-      return response;
-    });
-  });
+  useResponseClass(Response);
+  const router = createRouter(ctx, functions);
+  // Not async: one promise less per request; the router's promise is the answer.
+  return createServerAdapter<Record<string, never>>((request) => router.fetch(request, ctx));
 }

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ERRORS, type ErrorCode } from '../lib/errors.ts';
 
 /**
  * Answers a request Node's HTTP parser refused (bad request line, bad framing, headers too
@@ -10,12 +12,11 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
     return;
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const code: ErrorCode = tooLarge ? 'headers_too_large' : 'bad_request';
+  const status = `${ERRORS[code].status} ${STATUS_CODES[ERRORS[code].status]}`;
   const body = JSON.stringify({
     ok: false,
-    error: tooLarge
-      ? { code: 'headers_too_large', message: 'request headers are too large' }
-      : { code: 'bad_request', message: 'malformed HTTP request' },
+    error: { code, message: tooLarge ? 'request headers are too large' : 'malformed HTTP request' },
   });
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

@@ -1,3 +1,64 @@
+/**
+ * The one error catalogue: every code a client can see, in an HTTP error body or in a run's
+ * `error` / `phases.*.error`, with the HTTP status it answers and what it means. Throwing sites
+ * build errors from it (`vidaxError(code, …)`); the README's error table lists the same codes
+ * (a test holds them in step). `scope` says where a client meets the code: `http` in a
+ * response, `run` in a manifest, `both` in either. Never rename a code clients already see
+ * (the contract mixes `validation_failed` and `COMFYUI_TIMEOUT`: both spellings stay).
+ */
+export const ERRORS = {
+  // Requests.
+  unauthorized: { status: 401, scope: 'http', meaning: 'missing or wrong `X-API-Key` (checked before anything else, also on unknown paths)' },
+  not_found: { status: 404, scope: 'http', meaning: 'no such route' },
+  method_not_allowed: { status: 405, scope: 'http', meaning: 'wrong method for the path; `Allow` lists every method it has' },
+  payload_too_large: { status: 413, scope: 'http', meaning: 'body over `maxBodyBytes` (declared or streamed)' },
+  invalid_json: { status: 400, scope: 'http', meaning: 'body is empty or not JSON' },
+  validation_failed: { status: 400, scope: 'http', meaning: 'a body that fails its schema; `details` lists every issue with its path' },
+  bad_request: { status: 400, scope: 'http', meaning: "HTTP that Node's parser refuses (bad request line or framing)" },
+  headers_too_large: { status: 431, scope: 'http', meaning: 'request headers over 16 KiB' },
+  internal_error: { status: 500, scope: 'http', meaning: 'a bug; no stack trace or path in the response, the full error is in the log' },
+  shutting_down: { status: 503, scope: 'http', meaning: 'a start request while VIDAX is stopping' },
+  // Runs.
+  run_not_found: { status: 404, scope: 'http', meaning: 'no run with that id (or not a valid run id)' },
+  manifest_not_found: { status: 404, scope: 'http', meaning: 'the run directory exists but has no `manifest.json`' },
+  job_not_found: { status: 404, scope: 'http', meaning: 'the run directory exists but has no `job.json`' },
+  logs_not_found: { status: 404, scope: 'http', meaning: 'the run has no `logs/events.jsonl`' },
+  manifest_unreadable: { status: 500, scope: 'http', meaning: "the run's `manifest.json` is not valid JSON" },
+  run_already_started: { status: 409, scope: 'http', meaning: 'only a queued run can be started (of concurrent starts exactly one wins)' },
+  run_finished: { status: 409, scope: 'http', meaning: 'cancel of a run that already completed or failed (other than by a cancel)' },
+  cancel_conflict: { status: 409, scope: 'http', meaning: 'the run changed state three times while a cancel tried to record itself; try again' },
+  // ComfyUI.
+  COMFYUI_START_FAILED: { status: 500, scope: 'http', meaning: 'ComfyUI could not be started (it exited before it was ready, or autoStart is off)' },
+  COMFYUI_TIMEOUT: { status: 500, scope: 'both', meaning: 'ComfyUI did not become ready or answer in time; in a run: `timeout_s` passed' },
+  COMFYUI_UNREACHABLE: { status: 500, scope: 'run', meaning: 'no connection to ComfyUI (refused, reset, closed)' },
+  COMFYUI_HTTP_ERROR: { status: 500, scope: 'run', meaning: 'ComfyUI answered with an unexpected HTTP status' },
+  COMFYUI_REJECTED: { status: 500, scope: 'run', meaning: "ComfyUI refused the workflow (`details`: its `error` and `node_errors`)" },
+  COMFYUI_SUBMIT_FAILED: { status: 500, scope: 'run', meaning: 'submitting the prompt failed for a reason other than a ComfyUI answer' },
+  COMFYUI_EXECUTION_ERROR: { status: 500, scope: 'run', meaning: 'a node raised while the prompt ran (`details`: node and exception)' },
+  COMFYUI_INTERRUPTED: { status: 500, scope: 'run', meaning: 'someone other than VIDAX interrupted the prompt' },
+  COMFYUI_CRASHED: { status: 500, scope: 'run', meaning: 'the managed ComfyUI exited, or ComfyUI was unreachable for 15 s, while the prompt ran' },
+  COMFYUI_PROMPT_LOST: { status: 500, scope: 'run', meaning: "the prompt is neither in ComfyUI's queue nor in its history" },
+  COMFYUI_DOWNLOAD_FAILED: { status: 500, scope: 'run', meaning: 'an output file could not be downloaded from ComfyUI' },
+  // Run phases.
+  PREPARE_FAILED: { status: 500, scope: 'run', meaning: '`workflow.json` could not be written' },
+  ENCODE_FAILED: { status: 500, scope: 'run', meaning: '`final.mp4` could not be written' },
+  CANCELLED: { status: 409, scope: 'run', meaning: 'the run was cancelled (`POST /jobs/:id/cancel`); `details.phase` is the phase cut (null: it never started)' },
+  RUNNER_ERROR: { status: 500, scope: 'run', meaning: 'an unexpected fault in the runner; the run fails rather than stay `running`' },
+} as const satisfies Record<string, { status: number; scope: 'http' | 'run' | 'both'; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export type ComfyUIErrorCode = Extract<ErrorCode, `COMFYUI_${string}`>;
+
+/**
+ * An error as a client sees it: in an HTTP error body, a manifest's `error`, a phase's `error`.
+ * (Manifests written by older versions may hold codes no longer thrown, hence `string`.)
+ */
+export interface RunError {
+  code: ErrorCode | (string & {});
+  message: string;
+  details?: unknown;
+}
+
 /** The one error type of VIDAX: a stable code, an HTTP status, optional details. */
 export class VidaxError extends Error {
   readonly code: string;
@@ -18,22 +79,35 @@ export class VidaxError extends Error {
     this.details = options.details;
     this.headers = options.headers ?? {};
   }
+
+  /** The `{code, message, details?}` a manifest records. */
+  toRunError(): RunError {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
 }
 
-export const unauthorized = () =>
-  new VidaxError('unauthorized', 401, 'missing or invalid X-API-Key header');
-export const notFound = (code = 'not_found', message = 'no such route') =>
-  new VidaxError(code, 404, message);
+/** A VidaxError of a catalogued code: its status comes from the catalogue. */
+export const vidaxError = (
+  code: ErrorCode,
+  message: string,
+  options?: { details?: unknown; headers?: Record<string, string>; cause?: unknown },
+) => new VidaxError(code, ERRORS[code].status, message, options);
+
+/** A run error of a catalogued code. */
+export const runError = (code: ErrorCode, message: string, details?: unknown): RunError =>
+  details === undefined ? { code, message } : { code, message, details };
+
+export const unauthorized = () => vidaxError('unauthorized', 'missing or invalid X-API-Key header');
+export const notFound = () => vidaxError('not_found', 'no such route');
 export const methodNotAllowed = (allow: readonly string[]) =>
-  new VidaxError('method_not_allowed', 405, `method not allowed; use ${allow.join(', ')}`, {
+  vidaxError('method_not_allowed', `method not allowed; use ${allow.join(', ')}`, {
     headers: { Allow: allow.join(', ') },
   });
 export const payloadTooLarge = (limit: number) =>
-  new VidaxError('payload_too_large', 413, `request body exceeds ${limit} bytes`, {
-    details: { max_bytes: limit },
-  });
-export const invalidJson = (message: string) =>
-  new VidaxError('invalid_json', 400, `request body is not valid JSON: ${message}`);
+  vidaxError('payload_too_large', `request body exceeds ${limit} bytes`, { details: { max_bytes: limit } });
+export const invalidJson = (message: string) => vidaxError('invalid_json', `request body is not valid JSON: ${message}`);
 
 /** The JSON error body: `{ok:false,error:{code,message,details?}}`. */
 export interface ErrorBody {

@@ -1,23 +1,14 @@
-import { VidaxError } from '../errors.ts';
+import { type ComfyUIErrorCode, ERRORS, VidaxError } from '../errors.ts';
 
-/** Stable codes of ComfyUI failures (the runner adds the execution-level ones). */
-export type ComfyErrorCode =
-  | 'COMFYUI_UNREACHABLE'
-  | 'COMFYUI_REJECTED'
-  | 'COMFYUI_HTTP_ERROR'
-  | 'COMFYUI_TIMEOUT'
-  | 'COMFYUI_START_FAILED'
-  | 'COMFYUI_CRASHED'
-  | 'COMFYUI_EXECUTION_ERROR'
-  | 'COMFYUI_INTERRUPTED'
-  | 'COMFYUI_PROMPT_LOST';
+/** Stable codes of ComfyUI failures: the `COMFYUI_*` codes of the catalogue (lib/errors.ts). */
+export type ComfyErrorCode = ComfyUIErrorCode;
 
-/** A ComfyUI failure: a stable code, HTTP 500 when it reaches a response, details to show. */
+/** A ComfyUI failure: a catalogued `COMFYUI_*` code (its status when it reaches a response), details to show. */
 export class ComfyError extends VidaxError {
   declare readonly code: ComfyErrorCode;
 
   constructor(code: ComfyErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
-    super(code, 500, message, options);
+    super(code, ERRORS[code].status, message, options);
     this.name = 'ComfyError';
   }
 }

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { readJson } from './body.ts';
-import { describeError, methodNotAllowed, notFound, payloadTooLarge, VidaxError } from '../errors.ts';
+import { describeError, methodNotAllowed, notFound, payloadTooLarge, type VidaxError, vidaxError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { requestIdOf } from './request-id.ts';
 import { json } from './respond.ts';
@@ -26,7 +26,15 @@ export interface HandlerInput<C, B> {
 export interface VidaxFunction<C extends FunctionContext = FunctionContext> {
   readonly method: Method;
   readonly path: string;
+  /** Standalone: checks the key, path and method itself and answers every error as JSON. */
   fetch(request: Request, ctx: C): Promise<Response>;
+  /** The path's params (decoded), or null when `pathname` is not this function's path. */
+  match(pathname: string): Record<string, string> | null;
+  /**
+   * Behind the router (lib/http/router.ts), which has already checked the key and the method,
+   * minted the request id and maps what this throws: only the path, body and handler remain.
+   */
+  serve(request: Request, ctx: C, requestId: string): Promise<Response>;
 }
 
 interface Definition<C, S extends v.GenericSchema | undefined> {
@@ -80,7 +88,7 @@ export function issueList(issues: readonly v.BaseIssue<unknown>[]): { path: stri
 }
 
 export function validationFailed(issues: { path: string; message: string }[]): VidaxError {
-  return new VidaxError('validation_failed', 400, `request failed validation (${issues.length} issue${issues.length === 1 ? '' : 's'})`, {
+  return vidaxError('validation_failed', `request failed validation (${issues.length} issue${issues.length === 1 ? '' : 's'})`, {
     details: issues,
   });
 }
@@ -99,9 +107,36 @@ export function defineFunction<C extends FunctionContext, S extends v.GenericSch
   def: Definition<C, S>,
 ): VidaxFunction<C> {
   const match = compilePath(def.path);
+  /** The body and the handler, once the key, path and method are known to be right. */
+  async function handle(request: Request, ctx: C, params: Record<string, string>, requestId: string): Promise<Response> {
+    // Every route refuses a declared oversized body, whether or not it reads one.
+    if (Number(request.headers.get('content-length') ?? 0) > ctx.config.maxBodyBytes) {
+      throw payloadTooLarge(ctx.config.maxBodyBytes);
+    }
+    let body: unknown;
+    if (def.body) {
+      const raw = await readJson(request, ctx.config.maxBodyBytes);
+      const parsed = v.safeParse(def.body, raw, { abortEarly: false });
+      if (!parsed.success) throw validationFailed(issueList(parsed.issues));
+      body = parsed.output;
+    }
+    return def.handler({
+      request,
+      ctx,
+      params,
+      body: body as S extends v.GenericSchema ? v.InferOutput<S> : undefined,
+      requestId,
+    });
+  }
   return {
     method: def.method,
     path: def.path,
+    match,
+    serve(request, ctx, requestId) {
+      const params = match(pathnameOf(request));
+      if (!params) throw notFound();
+      return handle(request, ctx, params, requestId);
+    },
     async fetch(request, ctx) {
       const requestId = requestIdOf(request);
       try {
@@ -109,24 +144,7 @@ export function defineFunction<C extends FunctionContext, S extends v.GenericSch
         const params = match(pathnameOf(request));
         if (!params) throw notFound();
         if (request.method !== def.method) throw methodNotAllowed([def.method]);
-        // Every route refuses a declared oversized body, whether or not it reads one.
-        if (Number(request.headers.get('content-length') ?? 0) > ctx.config.maxBodyBytes) {
-          throw payloadTooLarge(ctx.config.maxBodyBytes);
-        }
-        let body: unknown;
-        if (def.body) {
-          const raw = await readJson(request, ctx.config.maxBodyBytes);
-          const parsed = v.safeParse(def.body, raw, { abortEarly: false });
-          if (!parsed.success) throw validationFailed(issueList(parsed.issues));
-          body = parsed.output;
-        }
-        const response = await def.handler({
-          request,
-          ctx,
-          params,
-          body: body as S extends v.GenericSchema ? v.InferOutput<S> : undefined,
-          requestId,
-        });
+        const response = await handle(request, ctx, params, requestId);
         response.headers.set('x-request-id', requestId);
         return response;
       } catch (err) {

@@ -1,10 +1,21 @@
-import { Response } from '@whatwg-node/server';
+/**
+ * JSON and streamed responses. The Response class is injected by the HTTP adapter
+ * (`useResponseClass`): adapters/app.ts installs @whatwg-node/server's, which the Node server
+ * writes out without reading a stream (the fast path); until then, and for a function called
+ * alone, the platform's. The core never imports the adapter's package.
+ */
+let ResponseClass: typeof Response = globalThis.Response;
+
+/** Makes every response from here on an instance of `ctor` (called once by the HTTP adapter). */
+export function useResponseClass(ctor: typeof Response): void {
+  ResponseClass = ctor;
+}
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** A JSON response built with the @whatwg-node Response (the Node adapter's fast path). */
+/** A JSON response. */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  return new ResponseClass(JSON.stringify(body), {
     status,
     headers: { 'content-type': JSON_TYPE, ...headers },
   });
@@ -16,5 +27,5 @@ export function stream(
   contentType: string,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(body, { status: 200, headers: { 'content-type': contentType, ...headers } });
+  return new ResponseClass(body, { status: 200, headers: { 'content-type': contentType, ...headers } });
 }

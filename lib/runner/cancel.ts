@@ -5,8 +5,8 @@
  * the phase running stops (its ComfyUI prompt is interrupted by id or removed from the queue,
  * a media phase's child process is killed) and the run fails `CANCELLED` in the phase cut.
  */
-import { VidaxError } from '../errors.ts';
-import { isTerminal, type Manifest, PHASES, type PhaseName, type RunError } from '../runs/manifest.ts';
+import { type RunError, runError, vidaxError } from '../errors.ts';
+import { isTerminal, type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { endPhase } from './phases.ts';
 
@@ -16,11 +16,12 @@ export const CANCEL_REASON = Object.freeze({ kind: 'cancelled' as const });
 export const isCancelled = (signal: AbortSignal | undefined) =>
   signal?.aborted === true && (signal.reason as { kind?: string } | undefined)?.kind === 'cancelled';
 
-export const cancelledError = (phase: PhaseName | null): RunError => ({
-  code: 'CANCELLED',
-  message: phase ? `cancelled by a client request while the ${phase} phase ran` : 'cancelled by a client request before it started',
-  details: { phase },
-});
+export const cancelledError = (phase: PhaseName | null): RunError =>
+  runError(
+    'CANCELLED',
+    phase ? `cancelled by a client request while the ${phase} phase ran` : 'cancelled by a client request before it started',
+    { phase },
+  );
 
 /** The phase a cancel cuts: the one running, else the first one not yet finished. */
 export function cutPhase(m: Manifest): PhaseName {
@@ -41,7 +42,7 @@ export interface CancelDeps {
 }
 
 const runFinished = (id: string, status: string) =>
-  new VidaxError('run_finished', 409, `run ${id} already ${status}; only a queued or running run can be cancelled`);
+  vidaxError('run_finished', `run ${id} already ${status}; only a queued or running run can be cancelled`);
 
 class Changed extends Error {}
 
@@ -86,5 +87,5 @@ export async function cancelRun(deps: CancelDeps, id: string): Promise<CancelOut
       // The run moved on between the read and the write (started, or finished): look again.
     }
   }
-  throw new VidaxError('cancel_conflict', 409, `run ${id} changed state while it was being cancelled; try again`);
+  throw vidaxError('cancel_conflict', `run ${id} changed state while it was being cancelled; try again`);
 }

@@ -2,11 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComfyClient } from '../comfyui/client.ts';
 import { isComfyError } from '../comfyui/errors.ts';
+import { type RunError, runError } from '../errors.ts';
 import type { ComfyEvent, EventStream } from '../comfyui/events.ts';
 import type { HistoryEntry } from '../comfyui/types.ts';
 import { awaitPrompt, Hint, type PromptOutcome } from './await-prompt.ts';
 import { cancelledError, isCancelled } from './cancel.ts';
-import { classify, type Failure, planOutputs } from './outputs.ts';
+import { classify, planOutputs } from './outputs.ts';
 import { throttle } from './progress.ts';
 
 export interface ComfyPhaseIO {
@@ -24,7 +25,9 @@ export interface ComfyPhaseIO {
 
 export type ComfyPhaseResult =
   | { ok: true; artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[]; files: number }
-  | { ok: false; failure: Failure; stopped?: boolean };
+  | { ok: false; stopped: false; error: RunError }
+  /** VIDAX is stopping: the run stays `running` for the next start to recover. */
+  | { ok: false; stopped: true };
 
 /** Turns ComfyUI's WebSocket messages for one prompt into run events and manifest progress. */
 function listen(io: ComfyPhaseIO, promptId: string, hint: Hint): () => void {
@@ -71,16 +74,14 @@ function listen(io: ComfyPhaseIO, promptId: string, hint: Hint): () => void {
   };
 }
 
-function outcomeFailure(outcome: Exclude<PromptOutcome, { kind: 'finished' }>, timeoutS: number): Failure {
+function outcomeError(outcome: Exclude<PromptOutcome, { kind: 'finished' | 'stopped' }>, timeoutS: number): RunError {
   switch (outcome.kind) {
     case 'timeout':
-      return { code: 'COMFYUI_TIMEOUT', message: `the prompt did not finish within timeout_s=${timeoutS}` };
+      return runError('COMFYUI_TIMEOUT', `the prompt did not finish within timeout_s=${timeoutS}`);
     case 'lost':
-      return { code: 'COMFYUI_PROMPT_LOST', message: 'the prompt is neither in ComfyUI\'s queue nor in its history (ComfyUI restarted, or it was deleted)' };
+      return runError('COMFYUI_PROMPT_LOST', 'the prompt is neither in ComfyUI\'s queue nor in its history (ComfyUI restarted, or it was deleted)');
     case 'crashed':
-      return { code: 'COMFYUI_CRASHED', message: outcome.message };
-    case 'stopped':
-      return { code: 'VIDAX_STOPPED', message: 'VIDAX stopped while the prompt ran' };
+      return runError('COMFYUI_CRASHED', outcome.message);
     case 'cancelled':
       return cancelledError('comfyui');
   }
@@ -123,21 +124,20 @@ export async function finishPrompt(
     await io.comfy.deleteQueued([opts.promptId]).catch(() => {});
     io.event('comfyui.interrupted_by_vidax', { reason: outcome.kind === 'timeout' ? 'timeout' : 'cancelled' });
   }
-  if (outcome.kind !== 'finished') {
-    return { ok: false, failure: outcomeFailure(outcome, opts.timeoutS), stopped: outcome.kind === 'stopped' };
-  }
+  if (outcome.kind === 'stopped') return { ok: false, stopped: true };
+  if (outcome.kind !== 'finished') return { ok: false, stopped: false, error: outcomeError(outcome, opts.timeoutS) };
   return downloadOutputs(io, outcome.entry, opts.outputsDir, opts.workdir);
 }
 
 async function downloadOutputs(io: ComfyPhaseIO, entry: HistoryEntry, outputsDir: string, workdir: string): Promise<ComfyPhaseResult> {
-  const failure = classify(entry);
-  if (failure) return { ok: false, failure };
+  const error = classify(entry);
+  if (error) return { ok: false, stopped: false, error };
   const { files, refused } = planOutputs(entry);
   if (refused.length > 0) io.event('comfyui.output_refused', { filenames: refused });
   const artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[] = [];
   if (files.length > 0) await mkdir(outputsDir, { recursive: true });
   for (const out of files) {
-    if (isCancelled(io.signal)) return { ok: false, failure: cancelledError('comfyui') };
+    if (isCancelled(io.signal)) return { ok: false, stopped: false, error: cancelledError('comfyui') };
     try {
       const got = await io.comfy.download(out.file, join(outputsDir, out.name));
       const path = join(outputsDir, out.name).slice(workdir.length + 1);
@@ -145,7 +145,7 @@ async function downloadOutputs(io: ComfyPhaseIO, entry: HistoryEntry, outputsDir
       io.event('comfyui.output_downloaded', { node: out.node, path, bytes: got.bytes });
     } catch (err) {
       const code = isComfyError(err) ? err.code : 'COMFYUI_DOWNLOAD_FAILED';
-      return { ok: false, failure: { code, message: `downloading ${out.file.filename} failed: ${(err as Error).message}` } };
+      return { ok: false, stopped: false, error: runError(code, `downloading ${out.file.filename} failed: ${(err as Error).message}`) };
     }
   }
   return { ok: true, artifacts, files: files.length };

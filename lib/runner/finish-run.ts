@@ -1,17 +1,17 @@
+import { type RunError, runError } from '../errors.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { Manifest, PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { cancelledError, isCancelled } from './cancel.ts';
 import type { ComfyPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
-import type { Failure } from './outputs.ts';
 import { beginPhase, endPhase } from './phases.ts';
 
 /** What the steps after ComfyUI need: the store, the event log, and how to fail the run. */
 export interface RunSteps {
   runs: Pick<RunStore, 'update' | 'paths'>;
   event(id: string, type: string, fields?: Record<string, unknown>): Promise<unknown>;
-  fail(id: string, phase: PhaseName, failure: Failure): Promise<void>;
+  fail(id: string, phase: PhaseName, error: RunError): Promise<void>;
   /** The run's signal: aborted with CANCEL_REASON by a cancel (media phases stop on it too). */
   signal?: AbortSignal;
 }
@@ -24,7 +24,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   const { runs, event, fail } = steps;
   if (!result.ok) {
     if (result.stopped) return; // VIDAX is stopping: the next start recovers this run
-    return fail(id, 'comfyui', result.failure);
+    return fail(id, 'comfyui', result.error);
   }
   const requested = (name: 'stabilize' | 'lipsync') => job.phases?.[name]?.enabled === true;
   const partial = requested('stabilize') || requested('lipsync');
@@ -58,7 +58,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
         recordComfy(m);
         m.phases.encode.started_at = startedAt;
       });
-      return fail(id, 'encode', isCancelled(steps.signal) ? cancelledError('encode') : { code: 'ENCODE_FAILED', message: (err as Error).message });
+      return fail(id, 'encode', isCancelled(steps.signal) ? cancelledError('encode') : runError('ENCODE_FAILED', (err as Error).message));
     }
     void event(id, 'phase.completed', { phase: 'encode', placeholder: done.placeholder });
     await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });

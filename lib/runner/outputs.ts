@@ -1,4 +1,5 @@
 import { listOutputFiles } from '../comfyui/outputs.ts';
+import { type RunError, runError } from '../errors.ts';
 import type { HistoryEntry, OutputFile } from '../comfyui/types.ts';
 
 const SAFE_NAME = /^[^/\\\0]{1,255}$/;
@@ -33,40 +34,33 @@ export function planOutputs(entry: HistoryEntry): { files: PlannedOutput[]; refu
   return { files, refused };
 }
 
-export interface Failure {
-  code: string;
-  message: string;
-  details?: unknown;
-}
-
 /** Tells success, an execution error and an interrupt apart (history says `error` for both). */
-export function classify(entry: HistoryEntry): Failure | null {
+export function classify(entry: HistoryEntry): RunError | null {
   if (entry.status?.status_str === 'success') return null;
   const messages = entry.status?.messages ?? [];
   for (let i = messages.length - 1; i >= 0; i--) {
     const [type, data] = messages[i] ?? ['', {}];
     if (type === 'execution_error') {
-      return {
-        code: 'COMFYUI_EXECUTION_ERROR',
-        message: `node ${String(data.node_id)} (${String(data.node_type)}) failed: ${String(data.exception_message ?? '').trim()}`,
-        details: {
+      return runError(
+        'COMFYUI_EXECUTION_ERROR',
+        `node ${String(data.node_id)} (${String(data.node_type)}) failed: ${String(data.exception_message ?? '').trim()}`,
+        {
           node_id: data.node_id,
           node_type: data.node_type,
           exception_type: data.exception_type,
           exception_message: data.exception_message,
         },
-      };
+      );
     }
     if (type === 'execution_interrupted') {
-      return {
-        code: 'COMFYUI_INTERRUPTED',
-        message: `the prompt was interrupted at node ${String(data.node_id)} (${String(data.node_type)})`,
-        details: { node_id: data.node_id, node_type: data.node_type },
-      };
+      return runError('COMFYUI_INTERRUPTED', `the prompt was interrupted at node ${String(data.node_id)} (${String(data.node_type)})`, {
+        node_id: data.node_id,
+        node_type: data.node_type,
+      });
     }
   }
   if (entry.status === null || entry.status === undefined) {
-    return { code: 'COMFYUI_EXECUTION_ERROR', message: 'ComfyUI recorded no status for the prompt' };
+    return runError('COMFYUI_EXECUTION_ERROR', 'ComfyUI recorded no status for the prompt');
   }
-  return { code: 'COMFYUI_EXECUTION_ERROR', message: `ComfyUI ended the prompt with status ${entry.status.status_str}` };
+  return runError('COMFYUI_EXECUTION_ERROR', `ComfyUI ended the prompt with status ${entry.status.status_str}`);
 }

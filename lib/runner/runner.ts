@@ -3,14 +3,13 @@ import type { ComfyClient } from '../comfyui/client.ts';
 import { mintPromptId } from '../comfyui/client.ts';
 import { isComfyError } from '../comfyui/errors.ts';
 import type { EventStream } from '../comfyui/events.ts';
-import { VidaxError } from '../errors.ts';
+import { type RunError, runError, VidaxError, vidaxError } from '../errors.ts';
 import { errorFields, type Logger } from '../logger.ts';
 import { type ComfyPhaseIO, finishPrompt } from './comfyui-phase.ts';
 import { CANCEL_REASON, type CancelOutcome, cancelledError, cancelRun, cutPhase, isCancelled } from './cancel.ts';
 import { finishRun, type RunSteps } from './finish-run.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
 import { probePrompt } from './recover.ts';
-import type { Failure } from './outputs.ts';
 import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
@@ -46,7 +45,7 @@ export interface Runner {
 }
 
 const alreadyStarted = (id: string, status: string) =>
-  new VidaxError('run_already_started', 409, `run ${id} is ${status}; only a queued run can be started`);
+  vidaxError('run_already_started', `run ${id} is ${status}; only a queued run can be started`);
 
 export function createRunner(deps: RunnerDeps): Runner {
   const { runs, comfy, log } = deps;
@@ -66,10 +65,10 @@ export function createRunner(deps: RunnerDeps): Runner {
   });
 
   /** Fails the run; its events land first, so a reader who sees the manifest end finds them. */
-  async function fail(id: string, phase: PhaseName, failure: Failure): Promise<void> {
-    void event(id, 'phase.failed', { phase, code: failure.code, message: failure.message });
-    await event(id, 'run.failed', { code: failure.code });
-    await runs.update(id, (m) => failRun(m, phase, failure));
+  async function fail(id: string, phase: PhaseName, error: RunError): Promise<void> {
+    void event(id, 'phase.failed', { phase, code: error.code, message: error.message });
+    await event(id, 'run.failed', { code: error.code });
+    await runs.update(id, (m) => failRun(m, phase, error));
   }
 
   const steps: RunSteps = { runs, event, fail };
@@ -98,15 +97,13 @@ export function createRunner(deps: RunnerDeps): Runner {
       const deadline = Date.now() + timeoutS * 1000;
       const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
       void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
-      let refused: Failure | null = null;
+      let refused: RunError | null = null;
       const submit = async () => {
         try {
           const submitted = await comfy.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
           void event(id, 'comfyui.queued', { prompt_id: promptId, number: submitted.number, node_errors: submitted.node_errors });
         } catch (err) {
-          refused = isComfyError(err)
-            ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
-            : { code: 'COMFYUI_SUBMIT_FAILED', message: (err as Error).message };
+          refused = isComfyError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
           throw err;
         }
       };
@@ -138,14 +135,14 @@ export function createRunner(deps: RunnerDeps): Runner {
   function launch(id: string, prompt: { promptId: string; graph: Workflow | null }, prepareError?: Error): void {
     const abort = new AbortController();
     const work = prepareError
-      ? fail(id, 'prepare', { code: 'PREPARE_FAILED', message: `writing workflow.json failed: ${prepareError.message}` })
+      ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
       : execute(id, abort, prompt);
     const promise = work
       .catch(async (err) => {
         log.error('run failed unexpectedly', { run_id: id, ...errorFields(err) });
         const m = await runs.get(id).catch(() => null);
         const phase = PHASES.find((p) => m?.phases[p].status === 'running') ?? 'prepare';
-        await fail(id, phase, { code: 'RUNNER_ERROR', message: (err as Error).message }).catch(() => {});
+        await fail(id, phase, runError('RUNNER_ERROR', (err as Error).message)).catch(() => {});
       })
       .finally(() => {
         inflight.delete(id);
@@ -157,7 +154,7 @@ export function createRunner(deps: RunnerDeps): Runner {
 
   return {
     async start(id) {
-      if (closed) throw new VidaxError('shutting_down', 503, 'VIDAX is shutting down');
+      if (closed) throw vidaxError('shutting_down', 'VIDAX is shutting down');
       const m = await runs.get(id);
       if (m.run_status !== 'queued' || starting.has(id)) throw alreadyStarted(id, starting.has(id) ? 'starting' : m.run_status);
       starting.add(id);
@@ -250,7 +247,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         }
         failed.push(m.run_id);
         const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';
-        await fail(m.run_id, phase, { code: 'COMFYUI_PROMPT_LOST', message: again?.why ?? why, details: { prompt_id: promptId } });
+        await fail(m.run_id, phase, runError('COMFYUI_PROMPT_LOST', again?.why ?? why, { prompt_id: promptId }));
       }
       if (reattached.length + failed.length > 0) log.info('recovered runs', { reattached, failed });
       return { reattached, failed };

@@ -1,4 +1,7 @@
 /** The manifest of a run (`<runsDir>/<run_id>/manifest.json`): its types and its first state. */
+import type { RunError } from '../errors.ts';
+
+export type { RunError };
 
 export const PHASES = ['prepare', 'comfyui', 'stabilize', 'lipsync', 'encode'] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -6,12 +9,6 @@ export type PhaseStatus = 'queued' | 'running' | 'completed' | 'failed' | 'skipp
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed';
 /** How a run ended; null until it does (never `queued` or `running`). */
 export type ExitStatus = 'success' | 'partial' | 'failed';
-
-export interface RunError {
-  code: string;
-  message: string;
-  details?: unknown;
-}
 
 /** One phase: the common fields plus phase-specific ones (prompt_id, progress, placeholder, …). */
 export interface PhaseState {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { sweepTempFiles, writeFileAtomic } from '../files/atomic-file.ts';
-import { VidaxError } from '../errors.ts';
+import { type ErrorCode, vidaxError } from '../errors.ts';
 import { createEventLog, readEvents } from './event-log.ts';
 import { openFileStream } from '../files/file-stream.ts';
 import type { Job } from '../jobs/schema.ts';
@@ -16,8 +16,8 @@ export type { RunEvent } from './event-log.ts';
 export type { CreatedRun, RunPaths, RunStore, RunStoreOptions } from './types.ts';
 
 const runNotFound = (id: string) =>
-  new VidaxError('run_not_found', 404, isRunId(id) ? `no run ${id}` : 'no such run (not a valid run id)');
-const fileNotFound = (code: string, id: string, file: string) => new VidaxError(code, 404, `run ${id} has no ${file}`);
+  vidaxError('run_not_found', isRunId(id) ? `no run ${id}` : 'no such run (not a valid run id)');
+const fileNotFound = (code: ErrorCode & `${string}_not_found`, id: string, file: string) => vidaxError(code, `run ${id} has no ${file}`);
 const isEnoent = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStoreOptions): RunStore {
@@ -61,7 +61,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
     try {
       m = deepFreeze(JSON.parse(text) as Manifest);
     } catch {
-      throw new VidaxError('manifest_unreadable', 500, `manifest.json of run ${id} is not valid JSON`);
+      throw vidaxError('manifest_unreadable', `manifest.json of run ${id} is not valid JSON`);
     }
     if (!cache.has(id)) cache.set(id, m); // an update that finished meanwhile wins
     return cache.get(id) ?? m;

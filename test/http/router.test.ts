@@ -15,6 +15,7 @@ const ROUTES = [
   'GET /health',
   'POST /jobs',
   'GET /jobs/:id',
+  'POST /jobs/:id/cancel',
   'GET /jobs/:id/logs',
   'GET /jobs/:id/manifest',
   'POST /jobs/:id/start',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
+import { secretProblem } from './webhooks/signature.ts';
 
 const MIN_KEY_LENGTH = 16;
 const posInt = (max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
@@ -29,6 +30,24 @@ const ComfySchema = v.strictObject({
   restart: v.optional(ComfyRestartSchema, {}),
 });
 
+const WebhookRetrySchema = v.strictObject({
+  firstDelayMs: v.optional(posInt(86_400_000), 5000),
+  maxDelayMs: v.optional(posInt(86_400_000), 3_600_000),
+  giveUpAfterMs: v.optional(posInt(30 * 86_400_000), 86_400_000),
+});
+
+const WebhooksSchema = v.strictObject({
+  /** Standard Webhooks signing secret `whsec_<base64>`; without one, jobs with a webhook are refused. */
+  secret: v.optional(v.string()),
+  /** Hosts a webhook may target: `host` exactly, or `.suffix` / `*.suffix` (any host below it); empty refuses all. */
+  urlAllow: v.optional(v.array(nonEmpty), []),
+  /** Also allow loopback addresses (a receiver on the same box; tests). Private and link-local ones never. */
+  allowLoopback: v.optional(v.boolean(), false),
+  timeoutMs: v.optional(posInt(600_000), 10_000),
+  concurrency: v.optional(posInt(256), 8),
+  retry: v.optional(WebhookRetrySchema, {}),
+});
+
 export const ConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
   apiKey: v.optional(v.string()),
@@ -39,6 +58,7 @@ export const ConfigSchema = v.strictObject({
   defaultTimeoutS: v.optional(posInt(86_400), 3600),
   requestLog: v.optional(v.boolean(), true),
   comfyui: v.optional(ComfySchema, {}),
+  webhooks: v.optional(WebhooksSchema, {}),
 });
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
@@ -48,9 +68,14 @@ export type ComfyConfig = Readonly<Omit<Parsed['comfyui'], 'restart' | 'logFile'
   readonly command: readonly string[];
   readonly restart: Readonly<Parsed['comfyui']['restart']>;
 };
-export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui'>> & {
+export type WebhooksConfig = Readonly<Omit<Parsed['webhooks'], 'urlAllow' | 'retry'>> & {
+  readonly urlAllow: readonly string[];
+  readonly retry: Readonly<Parsed['webhooks']['retry']>;
+};
+export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'webhooks'>> & {
   readonly apiKey: string;
   readonly comfyui: ComfyConfig;
+  readonly webhooks: WebhooksConfig;
   /** Where the config file was read from, or null for built-in defaults. */
   readonly source: string | null;
 };
@@ -68,6 +93,10 @@ const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, value: string
   VIDAX_HOST: (raw, value) => { raw.host = value; },
   VIDAX_PORT: (raw, value) => { raw.port = /^\d+$/.test(value) ? Number(value) : value; },
   VIDAX_RUNS_DIR: (raw, value) => { raw.runsDir = value; },
+  VIDAX_WEBHOOKS_SECRET: (raw, value) => {
+    const webhooks = isObject(raw.webhooks) ? raw.webhooks : {};
+    raw.webhooks = { ...webhooks, secret: value };
+  },
   VIDAX_COMFYUI_URL: (raw, value) => {
     const comfy = isObject(raw.comfyui) ? raw.comfyui : {};
     raw.comfyui = { ...comfy, url: value };
@@ -124,6 +153,10 @@ export function parseConfig(raw: unknown, baseDir: string, source: string | null
   } else if (c.apiKey.length < MIN_KEY_LENGTH) {
     problems.push(`apiKey: too short (${c.apiKey.length} characters); use at least ${MIN_KEY_LENGTH}, e.g. \`openssl rand -hex 24\``);
   }
+  if (c.webhooks.secret !== undefined) {
+    const problem = secretProblem(c.webhooks.secret);
+    if (problem) problems.push(`webhooks.secret: ${problem}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const runsDir = resolve(baseDir, c.runsDir);
   const { $schema: _schema, ...rest } = c;
@@ -135,6 +168,11 @@ export function parseConfig(raw: unknown, baseDir: string, source: string | null
     command: Object.freeze([...c.comfyui.command]),
     restart: Object.freeze({ ...c.comfyui.restart }),
   });
-  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, source };
+  const webhooks = Object.freeze({
+    ...c.webhooks,
+    urlAllow: Object.freeze([...c.webhooks.urlAllow]),
+    retry: Object.freeze({ ...c.webhooks.retry }),
+  });
+  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, webhooks, source };
   return Object.freeze(config);
 }

@@ -6,6 +6,8 @@ import type { Config } from './config.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import type { Logger } from './logger.ts';
 import { createRunStore, type RunStore } from './runs/store.ts';
+import { createWebhooks } from './webhooks/service.ts';
+import { createWebhookTransport } from './webhooks/transport.ts';
 
 /**
  * The services every handler may reach, built once by an adapter. Handlers declare the slice
@@ -43,8 +45,12 @@ export async function buildContext({ config, log, version }: BuildContextOptions
   const comfy = createComfyClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
   const comfyEvents = createEventStream({ url: config.comfyui.url, log });
   const processManager = createProcessManager({ config: config.comfyui, client: comfy, log });
-  const runs = createRunStore({ runsDir: config.runsDir, log });
-  await runs.recover(); // half-created runs and temp files a crash left; touches only the .active index
+  const store = createRunStore({ runsDir: config.runsDir, log });
+  await store.recover(); // half-created runs and temp files a crash left; touches only the .active index
+  // Signed deliveries of run events hook into the store's create and appendEvent (lib/webhooks/).
+  const webhooks = createWebhooks({ config: config.webhooks, runs: store, transport: createWebhookTransport(config.webhooks), log, version });
+  const runs = webhooks.runs;
+  void webhooks.start(); // pending deliveries of a previous process, in the background
   const ctx: Context = Object.freeze({
     config,
     log,
@@ -69,6 +75,7 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     comfyEvents.close();
     await processManager.stop(); // only a ComfyUI VIDAX started; an adopted one keeps running
     await comfy.close();
+    await webhooks.close(); // pending deliveries stay recorded for the next start
     await runs.close(); // pending manifest writes and events land before exit
   };
   return { ctx, dispose };

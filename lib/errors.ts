@@ -27,6 +27,9 @@ export const ERRORS = {
   run_already_started: { status: 409, scope: 'http', meaning: 'only a queued run can be started (of concurrent starts exactly one wins)' },
   run_finished: { status: 409, scope: 'http', meaning: 'cancel of a run that already completed or failed (other than by a cancel)' },
   cancel_conflict: { status: 409, scope: 'http', meaning: 'the run changed state three times while a cancel tried to record itself; try again' },
+  // Webhooks.
+  webhook_url_not_allowed: { status: 400, scope: 'http', meaning: "a job's `webhook.url` names a host outside `webhooks.urlAllow` or a loopback/private/link-local/metadata address (`details: {path, reason}`)" },
+  webhooks_disabled: { status: 400, scope: 'http', meaning: 'a job has a `webhook` but the server has no `webhooks.secret`' },
   // ComfyUI.
   COMFYUI_START_FAILED: { status: 500, scope: 'http', meaning: 'ComfyUI could not be started (it exited before it was ready, or autoStart is off)' },
   COMFYUI_TIMEOUT: { status: 500, scope: 'both', meaning: 'ComfyUI did not become ready or answer in time; in a run: `timeout_s` passed' },
@@ -108,6 +111,11 @@ export const methodNotAllowed = (allow: readonly string[]) =>
 export const payloadTooLarge = (limit: number) =>
   vidaxError('payload_too_large', `request body exceeds ${limit} bytes`, { details: { max_bytes: limit } });
 export const invalidJson = (message: string) => vidaxError('invalid_json', `request body is not valid JSON: ${message}`);
+
+export const webhooksDisabled = () =>
+  vidaxError('webhooks_disabled', 'this server sends no webhooks: it has no webhooks.secret configured (env VIDAX_WEBHOOKS_SECRET)');
+export const webhookUrlNotAllowed = (reason: string) =>
+  vidaxError('webhook_url_not_allowed', `webhook.url is not allowed: ${reason}`, { details: { path: 'webhook.url', reason } });
 
 /** The JSON error body: `{ok:false,error:{code,message,details?}}`. */
 export interface ErrorBody {

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENT_TYPES } from '../webhooks/events.ts';
 import { checkGraph, checkParams, guardShape, isPlainObject, jsonBytes, LIMITS, type PathIssue } from './checks.ts';
 
 /*
@@ -100,6 +101,36 @@ const PhasesSchema = v.pipe(
   ),
 );
 
+const WebhookUrl = v.pipe(
+  v.string('must be a string'),
+  v.maxLength(2048, 'must be at most 2048 characters'),
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+  v.check((u) => !/[\u0000-\u0020\u007f]/.test(u), 'must not contain spaces or control characters'),
+  v.check((u) => URL.canParse(u), 'must be an absolute URL'),
+  v.check((u) => /^(https?:)?$/.test(URL.parse(u)?.protocol ?? ''), 'must be an http or https URL'),
+  v.check((u) => !URL.parse(u)?.username && !URL.parse(u)?.password, 'must not carry a user name or password'),
+  v.description('where deliveries are POSTed; the host must be in the config\'s webhooks.urlAllow'),
+);
+
+const WebhookSchema = v.pipe(
+  plainObject('an object {url, events?}'),
+  v.strictObject(
+    {
+      url: WebhookUrl,
+      events: v.optional(
+        v.pipe(
+          v.array(v.picklist(WEBHOOK_EVENT_TYPES, 'must be a known event type'), 'must be an array of event types'),
+          v.minLength(1, 'must name at least one event type'),
+          v.check((types) => new Set(types).size === types.length, 'must not repeat an event type'),
+          v.description(`event types to deliver; default ${DEFAULT_WEBHOOK_EVENTS.join(', ')}`),
+        ),
+      ),
+    },
+    objectMessage('an object {url, events?}'),
+  ),
+  v.description('signed deliveries of the run\'s events (Standard Webhooks)'),
+);
+
 const JobObject = v.strictObject(
   {
     workflow: WorkflowSchema,
@@ -120,6 +151,7 @@ const JobObject = v.strictObject(
     ),
     phases: v.optional(PhasesSchema),
     timeout_s: v.optional(v.pipe(int(1, 86_400), v.description('deadline of the comfyui phase; default from config'))),
+    webhook: v.optional(WebhookSchema),
   },
   objectMessage('a JSON object'),
 );

@@ -45,7 +45,12 @@ export interface Manifest {
 
 export const isTerminal = (status: RunStatus) => status === 'completed' || status === 'failed';
 
-export function newManifest(runId: string, workdir: string, job: { name?: string | undefined; metadata?: Record<string, unknown> | undefined }, now = new Date()): Manifest {
+export function newManifest(
+  runId: string,
+  workdir: string,
+  job: { name?: string | undefined; metadata?: Record<string, unknown> | undefined; webhook?: unknown },
+  now = new Date(),
+): Manifest {
   const ts = now.toISOString();
   const phase = (): PhaseState => ({ status: 'queued', started_at: null, finished_at: null, error: null });
   return {
@@ -60,6 +65,7 @@ export function newManifest(runId: string, workdir: string, job: { name?: string
     phases: { prepare: phase(), comfyui: phase(), stabilize: phase(), lipsync: phase(), encode: phase() },
     artifacts: [],
     error: null,
+    ...(job.webhook ? { webhooks: [] } : {}), // deliveries of the job's webhook (lib/webhooks/)
   };
 }
 

@@ -9,6 +9,7 @@ import { snapshot } from '../support/jobs.ts';
 import { type Case, corpus, framing } from './support/corpus.ts';
 import { call, parseRaw, rawExchange, type Reply } from './support/http.ts';
 import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
+import { newSecret } from '../support/webhook-receiver.ts';
 
 const MAX_BODY = 33_554_432; // the shipped default, as in production
 
@@ -50,7 +51,11 @@ describe('bad input: hostile requests against the real process', () => {
   before(async () => {
     parent = tempDir('vidax-hostile-');
     // ComfyUI is never needed: nothing hostile may reach it; a closed port proves it.
-    vx = await startVidaxProc(parent, { maxBodyBytes: MAX_BODY, comfyui: { url: `http://127.0.0.1:${await freePort()}`, autoStart: false } });
+    vx = await startVidaxProc(parent, {
+      maxBodyBytes: MAX_BODY,
+      comfyui: { url: `http://127.0.0.1:${await freePort()}`, autoStart: false },
+      webhooks: { secret: newSecret(), urlAllow: ['hooks.example.com'] }, // so the webhook cases meet the URL rules
+    });
     before0 = snapshot(parent);
   });
   after(async () => {

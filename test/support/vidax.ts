@@ -12,9 +12,12 @@ export const workflow = (name: 'single' | 'batch') =>
   JSON.parse(readFileSync(join(COMFYUI_FIXTURES, 'workflows', `workflow-${name}.json`), 'utf8'));
 
 /** A VIDAX Node server whose managed ComfyUI is the simulator (spawned on first need). */
-export async function startVidaxWithSim(opts: { simArgs?: string[]; port?: number; runsDir?: string; comfy?: Record<string, unknown> } = {}) {
+export async function startVidaxWithSim(
+  opts: { simArgs?: string[]; port?: number; runsDir?: string; comfy?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+) {
   const port = opts.port ?? (await freePort());
   const config: Config = testConfig({
+    ...opts.config,
     ...(opts.runsDir ? { runsDir: opts.runsDir } : {}),
     comfyui: {
       url: `http://127.0.0.1:${port}`,
@@ -31,6 +34,8 @@ export async function startVidaxWithSim(opts: { simArgs?: string[]; port?: numbe
   const key = (r: request.Test) => r.set('x-api-key', TEST_KEY);
   return {
     running,
+    api,
+    key,
     config,
     log,
     port,

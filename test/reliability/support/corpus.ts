@@ -268,7 +268,50 @@ export function framing(): Case[] {
   return list.map(([label, raw]) => ({ group: 'framing', label, raw }));
 }
 
+/** Webhook URLs and fields VIDAX must refuse (the hostile process allows hooks.example.com only). */
+function webhooks(): Case[] {
+  const urls: [string, unknown][] = [
+    ['credentials', 'https://user:secret@hooks.example.com/x'],
+    ['user name only', 'https://user@hooks.example.com/x'],
+    ['ftp scheme', 'ftp://hooks.example.com/x'],
+    ['file scheme', 'file:///etc/passwd'],
+    ['data scheme', 'data:text/plain,hi'],
+    ['javascript scheme', 'javascript:alert(1)'],
+    ['gopher scheme', 'gopher://hooks.example.com:70/_x'],
+    ['relative URL', '/hooks'],
+    ['loopback', 'http://127.0.0.1:8787/jobs'],
+    ['loopback by name', 'http://localhost/x'],
+    ['IPv6 loopback', 'http://[::1]/x'],
+    ['IPv4-mapped loopback', 'http://[::ffff:127.0.0.1]/x'],
+    ['private 10/8', 'http://10.0.0.1/x'],
+    ['private 192.168/16', 'http://192.168.1.1/x'],
+    ['link-local', 'http://169.254.1.1/x'],
+    ['metadata', 'http://169.254.169.254/latest/meta-data/'],
+    ['decimal IP', 'http://2130706433/x'],
+    ['host outside the allow-list', 'https://evil.example.net/x'],
+    ['allow-listed suffix trick', 'https://hooks.example.com.evil.net/x'],
+    ['URL over 2048 chars', `https://hooks.example.com/${'a'.repeat(3000)}`],
+    ['URL with NUL', 'https://hooks.example.com/\u0000'],
+    ['URL a number', 42],
+    ['URL null', null],
+  ];
+  const fields: [string, unknown][] = [
+    ['webhook a string', 'https://hooks.example.com/x'],
+    ['webhook an array', ['https://hooks.example.com/x']],
+    ['unknown event type', { url: 'https://hooks.example.com/x', events: ['run.exploded'] }],
+    ['empty events', { url: 'https://hooks.example.com/x', events: [] }],
+    ['repeated event type', { url: 'https://hooks.example.com/x', events: ['run.failed', 'run.failed'] }],
+    ['events not an array', { url: 'https://hooks.example.com/x', events: 'run.failed' }],
+    ['unknown webhook field', { url: 'https://hooks.example.com/x', secret: 'mine' }],
+    ['missing url', { events: ['run.failed'] }],
+  ];
+  return [
+    ...urls.map(([label, url]) => jobCase('webhooks', label, JSON.stringify({ ...baseJob(), webhook: { url } }))),
+    ...fields.map(([label, webhook]) => jobCase('webhooks', label, JSON.stringify({ ...baseJob(), webhook }))),
+  ];
+}
+
 /** The corpus proper (every case through the VIDAX handlers). */
 export function corpus(maxBodyBytes: number): Case[] {
-  return [...malformed(), ...wrongTypes(), ...deepAndHuge(), ...overLimit(maxBodyBytes), ...unicode(), ...contentTypes(), ...traversal(), ...wrongMethods(), ...keys()];
+  return [...malformed(), ...wrongTypes(), ...deepAndHuge(), ...overLimit(maxBodyBytes), ...unicode(), ...contentTypes(), ...traversal(), ...wrongMethods(), ...keys(), ...webhooks()];
 }

@@ -6,6 +6,7 @@ import { functions } from '../functions/index.ts';
 import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
 import { buildContext, type Context } from '../lib/context.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
+import { lockRunsDir, RunsDirInUse } from '../lib/runs/lock.ts';
 import { VERSION } from '../lib/version.ts';
 import { createApp } from './app.ts';
 import { answerClientError } from './client-error.ts';
@@ -23,15 +24,27 @@ export interface StartOptions {
   log: Logger;
 }
 
-/** Builds the context once, mounts the functions, listens. */
+/**
+ * Takes the runs dir's lock (RunsDirInUse if another VIDAX holds it: nothing is touched), builds
+ * the context once, mounts the functions, listens.
+ */
 export async function startServer({ config, log }: StartOptions): Promise<RunningServer> {
-  const { ctx, dispose } = await buildContext({ config, log, version: VERSION });
-  // The adapter's Node listener itself: skips its generic dispatch (Proxy, request-kind checks).
-  const server = createServer(createApp(ctx, functions).requestListener);
-  server.keepAliveTimeout = 5000;
-  server.on('clientError', answerClientError);
-  server.listen(config.port, config.host);
-  await once(server, 'listening');
+  const lock = lockRunsDir(config.runsDir);
+  let built: Awaited<ReturnType<typeof buildContext>>;
+  let server: Server;
+  try {
+    built = await buildContext({ config, log, version: VERSION });
+    // The adapter's Node listener itself: skips its generic dispatch (Proxy, request-kind checks).
+    server = createServer(createApp(built.ctx, functions).requestListener);
+    server.keepAliveTimeout = 5000;
+    server.on('clientError', answerClientError);
+    server.listen(config.port, config.host);
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const { ctx, dispose } = built;
   const { port } = server.address() as AddressInfo;
   // Runs a previous process left `running`: re-attached or failed, in the background.
   ctx.runner.recover().catch((err) => log.error('run recovery failed', errorFields(err)));
@@ -46,7 +59,11 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await closed;
-        await dispose();
+        try {
+          await dispose();
+        } finally {
+          lock.release();
+        }
       })();
       return closing;
     },
@@ -65,10 +82,26 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const running = await startServer({ config, log });
+  let running: RunningServer;
+  try {
+    running = await startServer({ config, log });
+  } catch (err) {
+    if (!(err instanceof RunsDirInUse)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   log.info('listening', { url: running.url, runs_dir: config.runsDir, version: VERSION });
   process.stderr.write(`VIDAX ${VERSION} listening on ${running.url}\n`);
+  // The first SIGTERM/SIGINT starts the drain; later ones (npm forwards Ctrl-C a second time,
+  // systemd signals the whole group) are logged and ignored. Only the drain deadline or SIGKILL
+  // ends the process before the drain is done.
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn('already shutting down; signal ignored', { signal });
+      return;
+    }
+    stopping = true;
     log.info('shutting down', { signal });
     const force = setTimeout(() => {
       log.error('shutdown timed out; exiting');
@@ -83,8 +116,9 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,7 +1,7 @@
 // `npm run demo`: VIDAX with the ComfyUI simulator as its managed ComfyUI, a temporary runs
 // directory and a generated key; submits the sample job, follows it to the end, keeps serving.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,14 +94,23 @@ say(`  curl ${k} ${running.url}/comfyui/health`);
 say(`  curl ${k} ${running.url}/jobs/${id}`);
 say(`  curl ${k} ${running.url}/jobs/${id}/logs`);
 say(`  curl ${k} -H 'content-type: application/json' -d @scripts/demo-job.json ${running.url}/jobs`);
-say('Ctrl-C stops VIDAX and its simulator.');
+say(`Ctrl-C stops VIDAX and its simulator, and removes ${base}.`);
 
+// Ctrl-C reaches npm and this process, and npm forwards it again: the first signal stops, later
+// ones are ignored so they cannot cut the shutdown short. The temporary folder goes with it.
+let stopping = false;
 const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
   say(`\n${signal}: stopping VIDAX and the simulator…`);
   running.close().then(
-    () => process.exit(0),
+    () => {
+      logStream.end();
+      rmSync(base, { recursive: true, force: true });
+      process.exit(0);
+    },
     () => process.exit(1),
   );
 };
-process.once('SIGINT', () => stop('SIGINT'));
-process.once('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));

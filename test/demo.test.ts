@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { it } from 'node:test';
 import { isAlive, until } from './support/comfyui.ts';
-import { ROOT } from './support/spawn.ts';
+import { spawnNpm } from './support/spawn.ts';
 
-it('npm run demo: runs the sample job to the end, prints key, paths and curl lines, stops cleanly', { timeout: 90_000 }, async () => {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'scripts', 'demo.ts')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
+it('npm run demo: runs the sample job to the end, prints key, paths and curl lines, stops cleanly on Ctrl-C', { timeout: 90_000 }, async () => {
+  const npm = spawnNpm(['run', 'demo']);
+  const child = npm.child;
+  const output = () => npm.stdout() + npm.stderr();
   try {
-    await until('the demo to finish its job', () => out.includes('Ctrl-C stops') || child.exitCode !== null, 80_000);
+    await until('the demo to finish its job', () => output().includes('Ctrl-C stops') || child.exitCode !== null, 80_000);
+    const out = output();
     assert.match(out, /API key \(generated for this demo\): [0-9a-f]{48}/);
     assert.match(out, /ended: run_status=completed exit_status=success/);
     assert.match(out, /comfyui:running \d+\/20/, 'progress is printed');
@@ -30,11 +24,16 @@ it('npm run demo: runs the sample job to the end, prints key, paths and curl lin
     const key = out.match(/demo\): ([0-9a-f]{48})/)?.[1] ?? '';
     const health = await (await fetch(`${url}/comfyui/health`, { headers: { 'x-api-key': key } })).json();
     assert.equal(health.managed, true);
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0);
+    const base = out.match(/and removes (\S+)\.$/m)?.[1] ?? '';
+    assert.ok(existsSync(base));
+    npm.signalGroup('SIGINT'); // Ctrl-C: the terminal signals the group, npm forwards it again
+    await new Promise((r) => setTimeout(r, 30));
+    npm.signalGroup('SIGINT');
+    const { code, signal } = await npm.exit();
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, output());
     await until('the simulator to stop with the demo', () => !isAlive(health.pid), 10_000);
+    assert.ok(!existsSync(base), 'the demo removes its temporary folder');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    npm.signalGroup('SIGKILL');
   }
 });

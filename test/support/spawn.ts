@@ -15,11 +15,33 @@ export interface Spawned {
 
 /** Spawns the VIDAX Node adapter from source (as `npm start` runs the bundle of it). */
 export function spawnVidax(env: Record<string, string>, cwd = ROOT): Spawned {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'adapters', 'node.ts')], {
+  return watch(spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'adapters', 'node.ts')], {
     cwd,
     env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
+}
+
+/**
+ * `npm <args>` in the repo as a user runs it from a terminal: in its own process group (so a
+ * test can signal the whole group like Ctrl-C or systemd) with the parent's environment + `env`.
+ */
+export function spawnNpm(args: string[], env: Record<string, string> = {}): Spawned & { signalGroup(signal: NodeJS.Signals): void } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VIDAX_') && !k.startsWith('SIM_')));
+  const child = spawn('npm', args, { cwd: ROOT, env: { ...base, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  return {
+    ...watch(child),
+    signalGroup(signal) {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // the group is gone
+      }
+    },
+  };
+}
+
+function watch(child: ChildProcess): Spawned {
   let out = '';
   let err = '';
   child.stdout?.on('data', (d) => { out += d; });

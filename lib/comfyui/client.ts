@@ -42,6 +42,8 @@ export interface ComfyClientOptions {
   requestTimeoutMs: number;
   /** Connect timeout; defaults to min(requestTimeoutMs, 5000). */
   connectTimeoutMs?: number;
+  /** The undici dispatcher to send through (tests pass a MockAgent); by default an own Agent, closed by `close()`. */
+  dispatcher?: Dispatcher;
 }
 
 /** A prompt id VIDAX mints itself: a canonical lowercase UUID (valid for every ComfyUI version). */
@@ -49,9 +51,9 @@ export const mintPromptId = (): string => randomUUID();
 
 type Reply = Dispatcher.ResponseData;
 
-export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs }: ComfyClientOptions): ComfyClient {
+export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dispatcher }: ComfyClientOptions): ComfyClient {
   const base = url.replace(/\/+$/, '');
-  const agent = new Agent({
+  const agent: Dispatcher = dispatcher ?? new Agent({
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 60_000,
     connections: 32,
@@ -210,6 +212,6 @@ export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs }: C
       }
     },
 
-    close: () => agent.close(),
+    close: () => (dispatcher ? Promise.resolve() : agent.close()),
   };
 }

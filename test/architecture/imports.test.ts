@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -81,5 +81,15 @@ describe('import graph', () => {
   it('the simulator imports nothing from lib/ (nor anything outside simulator/)', () => {
     assert.deepEqual(show(simulator.filter(under('lib'))), []);
     assert.deepEqual(show(simulator.filter((e) => e.local && !under('simulator')(e))), []);
+  });
+
+  it('every lib/ folder has a README.md saying what it owns', () => {
+    const folders = readdirSync(join(ROOT, 'lib')).filter((name) => statSync(join(ROOT, 'lib', name)).isDirectory());
+    assert.ok(folders.length >= 6);
+    const bare = folders.filter((name) => {
+      const readme = join(ROOT, 'lib', name, 'README.md');
+      return !existsSync(readme) || !readFileSync(readme, 'utf8').startsWith(`# lib/${name} `);
+    });
+    assert.deepEqual(bare, []);
   });
 });

@@ -1,4 +1,5 @@
 // Runs one prompt like ComfyUI's PromptExecutor: signature cache, §4 event order, errors and interrupts.
+import { createHash } from 'node:crypto';
 import type { SimOptions } from './args.ts';
 import type { Hub } from './hub.ts';
 import { type NodeContext, NodeError, nodeDef } from './nodes.ts';
@@ -19,7 +20,11 @@ export interface ExecResult {
 
 const isLink = (v: unknown): v is [string, number] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'string';
 
-/** Cache keys: class + constant inputs + the keys of linked ancestors (node ids do not matter). */
+/**
+ * Cache keys: class + constant inputs + the keys of linked ancestors (node ids do not matter).
+ * Each key is a hash, so a long chain of nodes keeps keys short (nesting the JSON text of
+ * ancestors doubled its escapes at each link: a 40-node chain overflowed the string length).
+ */
 function signatures(prompt: Graph): Map<string, string> {
   const sigs = new Map<string, string>();
   const sig = (id: string, seen: Set<string>): string => {
@@ -31,7 +36,7 @@ function signatures(prompt: Graph): Map<string, string> {
     const inputs = Object.entries(node.inputs ?? {})
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([k, v]) => [k, isLink(v) && Object.hasOwn(prompt, v[0]) ? { link: sig(v[0], seen), slot: v[1] } : v]);
-    const s = JSON.stringify([node.class_type, inputs]);
+    const s = createHash('sha256').update(JSON.stringify([node.class_type, inputs])).digest('hex');
     sigs.set(id, s);
     return s;
   };

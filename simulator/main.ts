@@ -7,6 +7,9 @@ import { ArgError, createLog, parseSimArgs, type SimOptions } from './args.ts';
 import { createSim, type RunningSim } from './server.ts';
 
 async function main(): Promise<void> {
+  // Like ComfyUI (Python ignores SIGPIPE; its logging swallows the write error), losing the
+  // reader of stdout/stderr (e.g. the VIDAX that started it was killed) must not stop the server.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   let opts: SimOptions;
   try {
     opts = parseSimArgs(process.argv.slice(2), process.env);

@@ -124,6 +124,16 @@ export const NODES: Record<string, NodeDef> = {
     ['IMAGE'], false,
     async ({ image, blur_radius, sigma }, ctx) => {
       const r = blur_radius as number;
+      const first = frames(image)[0];
+      // torch's reflect padding (as ComfyUI's blur pads) needs the radius below each dimension.
+      if (first && (r >= first.width || r >= first.height)) {
+        const dim = r >= first.width ? 3 : 2;
+        throw new NodeError(
+          `Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (${r}, ${r}) at dimension ${dim} of input 4`,
+          'RuntimeError',
+          ['  File "/opt/ComfyUI/comfy_extras/nodes_post_processing.py", line 85, in blur\n    padded_image = F.pad(image, (blur_radius,blur_radius,blur_radius,blur_radius), \'reflect\')\n'],
+        );
+      }
       const out: Frame[] = [];
       let pixels = 0;
       for (const f of frames(image)) {

@@ -1,24 +1,30 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
-import { JOB_SCHEMA } from '../lib/jobs/schema.ts';
 import { json } from '../lib/http/respond.ts';
+import type { InputsConfig } from '../lib/config.ts';
+import { createJob, isMultipart } from '../lib/inputs/intake.ts';
+import { jobUrls } from '../lib/jobs/urls.ts';
+import type { UrlGuard } from '../lib/net/url-guard.ts';
 import type { RunStore } from '../lib/runs/store.ts';
 
 export interface CreateJobContext extends FunctionContext {
+  readonly config: FunctionContext['config'] & { readonly runsDir: string; readonly inputs: InputsConfig };
   readonly runs: Pick<RunStore, 'create'>;
+  readonly inputGuard?: Pick<UrlGuard, 'check'>;
 }
 
 /**
- * POST /jobs: validates the job (400 `validation_failed` listing every issue, nothing written),
- * creates its run directory durably and answers 202 with where the run lives.
+ * POST /jobs: a JSON job, or multipart/form-data (`job` part + one file part per input).
+ * Validates everything (400 `validation_failed` listing every issue, 413 naming a limit; nothing
+ * written), creates the run directory durably and answers 202 with where the run lives.
  */
-export default defineFunction<CreateJobContext, typeof JOB_SCHEMA>({
+export default defineFunction<CreateJobContext>({
   method: 'POST',
   path: '/jobs',
-  body: JOB_SCHEMA,
-  handler: async ({ ctx, body }) => {
-    const run = await ctx.runs.create(body);
+  bodyLimit: (request, ctx) => (isMultipart(request) ? ctx.config.inputs.maxRequestBytes : ctx.config.maxBodyBytes),
+  handler: async ({ request, ctx }) => {
+    const run = await createJob(request, ctx);
     return json(
-      { run_id: run.run_id, status: 'queued', manifest: run.manifestPath, workdir: run.workdir },
+      { run_id: run.run_id, status: 'queued', manifest: run.manifestPath, workdir: run.workdir, ...jobUrls(run.run_id) },
       202,
       { location: `/jobs/${run.run_id}` },
     );

@@ -48,6 +48,25 @@ const WebhooksSchema = v.strictObject({
   retry: v.optional(WebhookRetrySchema, {}),
 });
 
+const GiB = 1024 * 1024 * 1024;
+const InputsSchema = v.strictObject({
+  /** Per input file (upload, inline or URL). */
+  maxFileBytes: v.optional(posInt(1024 * GiB), 2 * GiB),
+  /** Inputs per job. */
+  maxInputs: v.optional(posInt(10_000), 64),
+  /** A whole multipart request (every part and its headers). */
+  maxRequestBytes: v.optional(posInt(4096 * GiB), 16 * GiB),
+  /** Bytes of one multipart part's headers. */
+  maxPartHeaderBytes: v.optional(posInt(1024 * 1024), 16 * 1024),
+  /** Host names (`files.example.com`) or suffixes (`.example.com`) URL inputs may come from. */
+  urlAllow: v.optional(v.array(nonEmpty), []),
+  /** Whole-fetch timeout of one URL input. */
+  urlTimeoutMs: v.optional(posInt(24 * 3_600_000), 600_000),
+  urlMaxRedirects: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(20)), 5),
+  /** Tests only: lets URL inputs reach loopback addresses (every other blocked range stays blocked). */
+  unsafeAllowLoopback: v.optional(v.boolean(), false),
+});
+
 export const ConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
   apiKey: v.optional(v.string()),
@@ -59,6 +78,7 @@ export const ConfigSchema = v.strictObject({
   requestLog: v.optional(v.boolean(), true),
   comfyui: v.optional(ComfySchema, {}),
   webhooks: v.optional(WebhooksSchema, {}),
+  inputs: v.optional(InputsSchema, {}),
 });
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
@@ -72,10 +92,12 @@ export type WebhooksConfig = Readonly<Omit<Parsed['webhooks'], 'urlAllow' | 'ret
   readonly urlAllow: readonly string[];
   readonly retry: Readonly<Parsed['webhooks']['retry']>;
 };
-export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'webhooks'>> & {
+export type InputsConfig = Readonly<Omit<Parsed['inputs'], 'urlAllow'>> & { readonly urlAllow: readonly string[] };
+export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'webhooks' | 'inputs'>> & {
   readonly apiKey: string;
   readonly comfyui: ComfyConfig;
   readonly webhooks: WebhooksConfig;
+  readonly inputs: InputsConfig;
   /** Where the config file was read from, or null for built-in defaults. */
   readonly source: string | null;
 };
@@ -173,6 +195,7 @@ export function parseConfig(raw: unknown, baseDir: string, source: string | null
     urlAllow: Object.freeze([...c.webhooks.urlAllow]),
     retry: Object.freeze({ ...c.webhooks.retry }),
   });
-  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, webhooks, source };
+  const inputs = Object.freeze({ ...c.inputs, urlAllow: Object.freeze([...c.inputs.urlAllow]) });
+  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, webhooks, inputs, source };
   return Object.freeze(config);
 }

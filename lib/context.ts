@@ -3,6 +3,8 @@ import { type ComfyClient, createComfyClient } from './comfyui/client.ts';
 import { createEventStream, type EventStream } from './comfyui/events.ts';
 import { createProcessManager, type ProcessManager } from './comfyui/process-manager.ts';
 import type { Config } from './config.ts';
+import { sweepStaging } from './inputs/staging.ts';
+import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import type { Logger } from './logger.ts';
 import { createRunStore, type RunStore } from './runs/store.ts';
@@ -29,6 +31,8 @@ export interface Context {
   readonly runs: RunStore;
   /** Drives runs through ComfyUI; `recover()` re-attaches runs after a restart. */
   readonly runner: Runner;
+  /** The outbound guard URL inputs are fetched through (config.inputs.urlAllow). */
+  readonly inputGuard: UrlGuard;
 }
 
 export interface BuildContextOptions {
@@ -51,6 +55,14 @@ export async function buildContext({ config, log, version }: BuildContextOptions
   const webhooks = createWebhooks({ config: config.webhooks, runs: store, transport: createWebhookTransport(config.webhooks), log, version });
   const runs = webhooks.runs;
   void webhooks.start(); // pending deliveries of a previous process, in the background
+  await sweepStaging(store.runsDir); // uploads a crash cut off belong to no run
+  const inputGuard = createUrlGuard({
+    allow: config.inputs.urlAllow,
+    allowLoopback: config.inputs.unsafeAllowLoopback,
+    maxBytes: config.inputs.maxFileBytes,
+    timeoutMs: config.inputs.urlTimeoutMs,
+    maxRedirects: config.inputs.urlMaxRedirects,
+  });
   const ctx: Context = Object.freeze({
     config,
     log,
@@ -68,7 +80,9 @@ export async function buildContext({ config, log, version }: BuildContextOptions
       processManager,
       log,
       defaultTimeoutS: config.defaultTimeoutS,
+      inputs: { guard: inputGuard, maxFileBytes: config.inputs.maxFileBytes },
     }),
+    inputGuard,
   });
   const dispose = async () => {
     await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
@@ -76,6 +90,7 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     await processManager.stop(); // only a ComfyUI VIDAX started; an adopted one keeps running
     await comfy.close();
     await webhooks.close(); // pending deliveries stay recorded for the next start
+    await inputGuard.close();
     await runs.close(); // pending manifest writes and events land before exit
   };
   return { ctx, dispose };

@@ -11,7 +11,7 @@ export const ERRORS = {
   unauthorized: { status: 401, scope: 'http', meaning: 'missing or wrong `X-API-Key` (checked before anything else, also on unknown paths)' },
   not_found: { status: 404, scope: 'http', meaning: 'no such route' },
   method_not_allowed: { status: 405, scope: 'http', meaning: 'wrong method for the path; `Allow` lists every method it has' },
-  payload_too_large: { status: 413, scope: 'http', meaning: 'body over `maxBodyBytes` (declared or streamed)' },
+  payload_too_large: { status: 413, scope: 'http', meaning: 'body over `maxBodyBytes` (declared or streamed), or an input over an `inputs.*` limit (`details: {limit, max}` names it)' },
   invalid_json: { status: 400, scope: 'http', meaning: 'body is empty or not JSON' },
   validation_failed: { status: 400, scope: 'http', meaning: 'a body that fails its schema; `details` lists every issue with its path' },
   bad_request: { status: 400, scope: 'http', meaning: "HTTP that Node's parser refuses (bad request line or framing)" },
@@ -27,6 +27,12 @@ export const ERRORS = {
   run_already_started: { status: 409, scope: 'http', meaning: 'only a queued run can be started (of concurrent starts exactly one wins)' },
   run_finished: { status: 409, scope: 'http', meaning: 'cancel of a run that already completed or failed (other than by a cancel)' },
   cancel_conflict: { status: 409, scope: 'http', meaning: 'the run changed state three times while a cancel tried to record itself; try again' },
+  // Inputs and artifacts.
+  invalid_multipart: { status: 400, scope: 'http', meaning: 'a multipart `POST /jobs` that cannot be parsed, is cut off, or has no or two `job` parts' },
+  invalid_input_name: { status: 400, scope: 'http', meaning: 'an input (file part) name outside `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`' },
+  duplicate_input: { status: 400, scope: 'http', meaning: 'two inputs with one name (two parts, or a part and `inputs` in the job)' },
+  artifact_not_found: { status: 404, scope: 'http', meaning: 'not an artifact or input the manifest lists (nothing else is ever served)' },
+  range_not_satisfiable: { status: 416, scope: 'http', meaning: 'a `Range` outside the file, malformed, or asking for several ranges' },
   // Webhooks.
   webhook_url_not_allowed: { status: 400, scope: 'http', meaning: "a job's `webhook.url` names a host outside `webhooks.urlAllow` or a loopback/private/link-local/metadata address (`details: {path, reason}`)" },
   webhooks_disabled: { status: 400, scope: 'http', meaning: 'a job has a `webhook` but the server has no `webhooks.secret`' },
@@ -44,6 +50,8 @@ export const ERRORS = {
   COMFYUI_DOWNLOAD_FAILED: { status: 500, scope: 'run', meaning: 'an output file could not be downloaded from ComfyUI' },
   // Run phases.
   PREPARE_FAILED: { status: 500, scope: 'run', meaning: '`workflow.json` could not be written' },
+  INPUT_FETCH_FAILED: { status: 500, scope: 'run', meaning: 'a URL input could not be fetched: refused by the outbound guard, HTTP error, too large, timeout (`details: {input, reason}`)' },
+  INPUT_UPLOAD_FAILED: { status: 500, scope: 'run', meaning: 'ComfyUI refused the upload of an input a param names (`details: {input}`)' },
   ENCODE_FAILED: { status: 500, scope: 'run', meaning: '`final.mp4` could not be written' },
   CANCELLED: { status: 409, scope: 'run', meaning: 'the run was cancelled (`POST /jobs/:id/cancel`); `details.phase` is the phase cut (null: it never started)' },
   RUNNER_ERROR: { status: 500, scope: 'run', meaning: 'an unexpected fault in the runner; the run fails rather than stay `running`' },
@@ -116,6 +124,19 @@ export const webhooksDisabled = () =>
   vidaxError('webhooks_disabled', 'this server sends no webhooks: it has no webhooks.secret configured (env VIDAX_WEBHOOKS_SECRET)');
 export const webhookUrlNotAllowed = (reason: string) =>
   vidaxError('webhook_url_not_allowed', `webhook.url is not allowed: ${reason}`, { details: { path: 'webhook.url', reason } });
+/** 413 naming the config limit that was passed (`inputs.maxFileBytes`, `inputs.maxInputs`, …). */
+export const limitExceeded = (limit: string, max: number, what: string) =>
+  vidaxError('payload_too_large', `${what} exceeds ${limit} (${max})`, { details: { limit, max } });
+export const invalidMultipart = (message: string) => vidaxError('invalid_multipart', message);
+export const invalidInputName = () =>
+  vidaxError('invalid_input_name', 'input names must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$');
+export const duplicateInput = (name: string) => vidaxError('duplicate_input', `input "${name}" is given twice`);
+export const artifactNotFound = (id: string) => vidaxError('artifact_not_found', `run ${id} has no such artifact`);
+export const rangeNotSatisfiable = (size: number) =>
+  vidaxError('range_not_satisfiable', 'the Range header cannot be satisfied; send one range bytes=a-b within the file', {
+    details: { size },
+    headers: { 'content-range': `bytes */${size}` },
+  });
 
 /** The JSON error body: `{ok:false,error:{code,message,details?}}`. */
 export interface ErrorBody {

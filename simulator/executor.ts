@@ -155,6 +155,7 @@ export class Executor {
           nodeId: id,
           outputDir: this.opts.outputDir,
           tempDir: this.opts.tempDir,
+          inputDir: this.opts.inputDir,
           disableMetadata: this.opts.disableMetadata,
           checkInterrupt: () => {
             if (this.interruptRequested) throw new Interrupted();

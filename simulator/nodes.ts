@@ -1,11 +1,14 @@
 // The model-free node set: object_info entries (as the real server reports them) plus what each node does.
 import { blurFrame, type Frame, invertFrame, solidFrame } from './png.ts';
+import { LOADERS } from './loaders.ts';
 import { saveFrames, saveVideo } from './save.ts';
 
 export type Image = Frame[];
 export interface Video {
   frames: Frame[];
   fps: number;
+  /** From CreateVideo's optional `audio` (LoadAudio's output). */
+  audio?: unknown;
 }
 export type InputSpec = [string | string[], Record<string, unknown>?];
 
@@ -14,6 +17,8 @@ export interface NodeContext {
   nodeId: string;
   outputDir: string;
   tempDir: string;
+  /** The input folder loader nodes read (uploads land there). */
+  inputDir: string;
   disableMetadata: boolean;
   /** Throws the interrupt if one was requested (slow nodes call it per step). */
   checkInterrupt(): void;
@@ -171,9 +176,14 @@ export const NODES: Record<string, NodeDef> = {
   ),
   CreateVideo: def(
     'CreateVideo', 'Create Video', 'image/video', 'comfy_extras.nodes_video',
-    { required: { images: ['IMAGE', { tooltip: 'The images to create a video from.' }], fps: ['FLOAT', { default: 30.0, min: 1.0, max: 120.0, step: 1.0 }] } },
+    {
+      required: { images: ['IMAGE', { tooltip: 'The images to create a video from.' }], fps: ['FLOAT', { default: 30.0, min: 1.0, max: 120.0, step: 1.0 }] },
+      optional: { audio: ['AUDIO', { tooltip: 'The audio to add to the video.' }] },
+    },
     ['VIDEO'], false,
-    async ({ images, fps }) => ({ outputs: [{ frames: frames(images), fps: fps as number } satisfies Video] }),
+    async ({ images, fps, audio }) => ({
+      outputs: [{ frames: frames(images), fps: fps as number, ...(audio ? { audio } : {}) } satisfies Video],
+    }),
   ),
   SaveVideo: def(
     'SaveVideo', 'Save Video', 'image/video', 'comfy_extras.nodes_video',
@@ -190,6 +200,7 @@ export const NODES: Record<string, NodeDef> = {
     async (inp, ctx) => ({ outputs: [], ui: { images: await saveVideo(inp.video as Video, String(inp.filename_prefix), ctx.outputDir), animated: [true] } }),
     { description: 'Saves the input images to your ComfyUI output directory.' },
   ),
+  ...LOADERS,
 };
 
 /** The node class of that name, or undefined (never an Object.prototype member). */

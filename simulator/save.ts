@@ -98,7 +98,8 @@ export async function saveVideo(video: Video, prefix: string, outputDir: string)
   const first = video.frames[0];
   const p = await savePath(prefix, outputDir, first?.width ?? 0, first?.height ?? 0);
   const file = `${p.filename}_${String(p.counter).padStart(5, '0')}_.mp4`;
-  const info = { frames: video.frames.length, fps: video.fps, width: first?.width ?? 0, height: first?.height ?? 0 };
+  const audio = (video.audio as { bytes?: Uint8Array } | undefined)?.bytes;
+  const info = { frames: video.frames.length, fps: video.fps, width: first?.width ?? 0, height: first?.height ?? 0, audio_bytes: audio?.length ?? 0 };
   await put(join(p.folder, file), fakeMp4(info));
   return [{ filename: file, subfolder: p.subfolder, type: 'output' }];
 }

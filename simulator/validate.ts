@@ -140,7 +140,9 @@ export function validatePrompt(prompt: Graph, partial: string[] | null, version:
           errors.push({ type: 'value_bigger_than_max', message: `Value ${val} bigger than max of ${o.max}`, details: x, extra_info: { input_name: x, input_config: config, received_value: val } });
           continue;
         }
-        if (Array.isArray(type) && !type.includes(val as string)) {
+        // Loaders (image_upload & co.) validate their file themselves, like ComfyUI's VALIDATE_INPUTS.
+        const upload = 'image_upload' in opts || 'audio_upload' in opts || 'video_upload' in opts;
+        if (Array.isArray(type) && !upload && !type.includes(val as string)) {
           errors.push({ type: 'value_not_in_list', message: 'Value not in list', details: `${x}: ${pyRepr(val)} not in ${JSON.stringify(type)}`, extra_info: { input_name: x, input_config: config, received_value: val } });
         }
       }

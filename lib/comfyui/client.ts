@@ -32,7 +32,8 @@ export interface ComfyClient {
   deleteQueued(promptIds: readonly string[], opts?: CallOptions): Promise<void>;
   /** Streams `/view` into `destPath` (temp file + rename), hashing on the way. */
   download(file: OutputFile, destPath: string, opts?: CallOptions): Promise<DownloadResult>;
-  upload(filePath: string, opts?: CallOptions & { subfolder?: string; type?: string; overwrite?: boolean }): Promise<UploadResult>;
+  /** `POST /upload/image` (any file type); `filename`: the name to give it (default: the file's own). */
+  upload(filePath: string, opts?: CallOptions & { subfolder?: string; type?: string; overwrite?: boolean; filename?: string }): Promise<UploadResult>;
   close(): Promise<void>;
 }
 
@@ -190,7 +191,7 @@ export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dis
 
     upload: async (filePath, opts = {}) => {
       const form = new FormData();
-      form.append('image', await openAsBlob(filePath), basename(filePath));
+      form.append('image', await openAsBlob(filePath), opts.filename ?? basename(filePath));
       form.append('type', opts.type ?? 'input');
       if (opts.subfolder !== undefined) form.append('subfolder', opts.subfolder);
       if (opts.overwrite) form.append('overwrite', 'true');

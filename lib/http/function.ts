@@ -43,6 +43,8 @@ interface Definition<C, S extends v.GenericSchema | undefined> {
   path: string;
   /** Schema of the JSON body; without one the body is not read. */
   body?: S;
+  /** The declared-size limit for this request (default `config.maxBodyBytes`), for handlers that stream bodies. */
+  bodyLimit?: (request: Request, ctx: C) => number;
   handler(input: HandlerInput<C, S extends v.GenericSchema ? v.InferOutput<S> : undefined>): Promise<Response> | Response;
 }
 
@@ -110,9 +112,8 @@ export function defineFunction<C extends FunctionContext, S extends v.GenericSch
   /** The body and the handler, once the key, path and method are known to be right. */
   async function handle(request: Request, ctx: C, params: Record<string, string>, requestId: string): Promise<Response> {
     // Every route refuses a declared oversized body, whether or not it reads one.
-    if (Number(request.headers.get('content-length') ?? 0) > ctx.config.maxBodyBytes) {
-      throw payloadTooLarge(ctx.config.maxBodyBytes);
-    }
+    const limit = def.bodyLimit ? def.bodyLimit(request, ctx) : ctx.config.maxBodyBytes;
+    if (Number(request.headers.get('content-length') ?? 0) > limit) throw payloadTooLarge(limit);
     let body: unknown;
     if (def.body) {
       const raw = await readJson(request, ctx.config.maxBodyBytes);

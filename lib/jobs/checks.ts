@@ -112,7 +112,7 @@ export function checkGraph(workflow: Graph): PathIssue[] {
 }
 
 /** Every `params` override must name a node and an input of the workflow. */
-export function checkParams(workflow: Graph, params: readonly { node: string; input: string; value: unknown }[]): PathIssue[] {
+export function checkParams(workflow: Graph, params: readonly { node: string; input: string; value?: unknown }[]): PathIssue[] {
   const issues: PathIssue[] = [];
   params.forEach(({ node, input, value }, i) => {
     if (issues.length >= LIMITS.issues) return;
@@ -135,4 +135,15 @@ export function jsonBytes(value: unknown): number {
   } catch {
     return Number.POSITIVE_INFINITY;
   }
+}
+
+/** Every `params` entry with `input_file` must name one of the job's inputs (`names`). */
+export function checkInputRefs(params: readonly { input_file?: string | undefined }[], names: ReadonlySet<string>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  params.forEach(({ input_file }, i) => {
+    if (input_file !== undefined && !names.has(input_file) && issues.length < LIMITS.issues) {
+      issues.push({ path: ['params', i, 'input_file'], message: `names input "${input_file}", which the job does not have` });
+    }
+  });
+  return issues;
 }

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENT_TYPES } from '../webhooks/events.ts';
+import { INPUT_NAME } from '../inputs/names.ts';
 import { checkGraph, checkParams, guardShape, isPlainObject, jsonBytes, LIMITS, type PathIssue } from './checks.ts';
 
 /*
@@ -71,9 +72,50 @@ export const WorkflowSchema = v.pipe(
 
 // valibot's object checks let an array through (`[]` has no unknown keys): each object is
 // first checked to be a plain object.
+const INPUT_NAME_MESSAGE = 'must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+const inputName = v.pipe(v.string('must be a string'), v.regex(INPUT_NAME, INPUT_NAME_MESSAGE));
+
 const ParamSchema = v.pipe(
-  plainObject('an object {node, input, value}'),
-  v.strictObject({ node: text(64), input: text(256), value: v.unknown() }, objectMessage('an object {node, input, value}')),
+  plainObject('an object {node, input, value} or {node, input, input_file}'),
+  v.strictObject(
+    {
+      node: text(64),
+      input: text(256),
+      value: v.optional(v.unknown()),
+      input_file: v.optional(v.pipe(inputName, v.description('the name of one of the job\'s inputs: the node input gets the name ComfyUI knows it by'))),
+    },
+    objectMessage('an object {node, input, value} or {node, input, input_file}'),
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const p = dataset.value;
+    const hasValue = 'value' in p;
+    if (hasValue === (p.input_file !== undefined)) {
+      addIssue({
+        message: hasValue ? 'give either value or input_file, not both' : 'is required (or give input_file)',
+        path: [{ type: 'object', origin: 'value', input: p, key: 'value', value: p.value }],
+      });
+    }
+  }),
+);
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const InputSchema = v.pipe(
+  plainObject('an object {base64, filename?} or {url, filename?}'),
+  v.strictObject(
+    {
+      base64: v.optional(
+        v.pipe(
+          v.string('must be a string'),
+          v.check((b) => b.length % 4 === 0 && BASE64.test(b), 'must be standard base64 (A-Z a-z 0-9 + /, = padding)'),
+        ),
+      ),
+      url: v.optional(v.pipe(v.string('must be a string'), v.maxLength(8192, 'must be at most 8192 characters'), v.regex(/^https?:\/\//i, 'must be an http(s) URL'))),
+      filename: v.optional(text(255)),
+    },
+    objectMessage('an object {base64, filename?} or {url, filename?}'),
+  ),
+  v.check((i) => (i.base64 === undefined) !== (i.url === undefined), 'give exactly one of base64 or url'),
 );
 
 const Toggle = v.pipe(
@@ -147,6 +189,13 @@ const JobObject = v.strictObject(
         v.array(ParamSchema, 'must be an array of {node, input, value}'),
         v.maxLength(LIMITS.params, `must have at most ${LIMITS.params} entries`),
         v.description('overrides applied to the workflow before it is sent'),
+      ),
+    ),
+    inputs: v.optional(
+      v.pipe(
+        plainObject('an object of inputs keyed by name'),
+        v.record(inputName, InputSchema, 'must be an object of inputs keyed by name'),
+        v.description('small inputs inline ({base64, filename?}) or fetched by VIDAX during prepare ({url, filename?}); files go in multipart parts'),
       ),
     ),
     phases: v.optional(PhasesSchema),

@@ -4,22 +4,33 @@ export type Workflow = Record<string, { class_type: string; inputs: Record<strin
 export interface ParamOverride {
   node: string;
   input: string;
-  value: unknown;
+  value?: unknown;
+  /** Names one of the run's inputs: the node input gets the name ComfyUI gave its upload. */
+  input_file?: string | undefined;
 }
 
 /** The run-scoped folder, inside ComfyUI's output folder, that holds every output of one run. */
 export const runSubfolder = (runId: string) => `vidax/${runId}`;
 
 /**
- * Builds the exact graph that will be sent: a copy of the workflow with `params` applied and
+ * Builds the exact graph that will be sent: a copy of the workflow with `params` applied (an
+ * `input_file` param takes the input's name in ComfyUI from `uploaded`) and
  * every `filename_prefix` moved under `vidax/<run_id>/`, so concurrent runs never mix outputs.
  * The job schema has already refused unknown nodes/inputs and escaping prefixes.
  */
-export function prepareWorkflow(workflow: Workflow, params: readonly ParamOverride[], runId: string): Workflow {
+export function prepareWorkflow(
+  workflow: Workflow,
+  params: readonly ParamOverride[],
+  runId: string,
+  uploaded: Readonly<Record<string, string>> = {},
+): Workflow {
   const graph = structuredClone(workflow);
-  for (const { node, input, value } of params) {
+  for (const { node, input, value, input_file } of params) {
     const target = graph[node];
-    if (target) target.inputs[input] = structuredClone(value);
+    if (!target) continue;
+    if (input_file === undefined) target.inputs[input] = structuredClone(value);
+    else if (Object.hasOwn(uploaded, input_file)) target.inputs[input] = uploaded[input_file];
+    else throw new Error(`input "${input_file}" was not uploaded to ComfyUI`);
   }
   for (const node of Object.values(graph)) {
     const prefix = node.inputs.filename_prefix;

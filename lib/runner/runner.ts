@@ -14,6 +14,9 @@ import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
 import { prepareWorkflow, type Workflow } from './prepare.ts';
+import { fetchUrlInputs, PrepareError, uploadInputs, urlInputs } from '../inputs/prepare-inputs.ts';
+import type { UrlGuard } from '../net/url-guard.ts';
+import type { Job } from '../jobs/schema.ts';
 
 export interface RunnerDeps {
   runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive'>;
@@ -29,6 +32,8 @@ export interface RunnerDeps {
   eventsReadyMs?: number;
   /** At recovery, how long to wait before a second look for a prompt that was not found. */
   recoverGraceMs?: number;
+  /** URL inputs: the outbound guard and the per-file cap (without it, URL inputs fail prepare). */
+  inputs?: { guard: Pick<UrlGuard, 'download'>; maxFileBytes: number };
 }
 
 export interface Runner {
@@ -133,10 +138,58 @@ export function createRunner(deps: RunnerDeps): Runner {
   }
 
   function launch(id: string, prompt: { promptId: string; graph: Workflow | null }, prepareError?: Error): void {
+    launchWork(id, (abort) =>
+      prepareError
+        ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
+        : execute(id, abort, prompt),
+    );
+  }
+
+  /**
+   * The prepare phase of a job with inputs, in the background: URL inputs fetched through the
+   * guard, referenced inputs uploaded to ComfyUI, then the same claim of the comfyui phase and
+   * workflow.json as a plain job, and on to execute.
+   */
+  async function prepareInputs(id: string, job: Job, abort: AbortController): Promise<void> {
+    const paths = runs.paths(id);
+    const params = job.params ?? [];
+    let graph: Workflow;
+    try {
+      const wanted = urlInputs(job);
+      if (wanted.length > 0) {
+        if (!deps.inputs) throw new PrepareError('INPUT_FETCH_FAILED', 'URL inputs are not enabled on this server', { reason: 'refused' });
+        const fetched = await fetchUrlInputs(deps.inputs.guard, paths.inputs, wanted, deps.inputs.maxFileBytes, abort.signal);
+        await runs.update(id, (cur) => {
+          cur.inputs = [...(cur.inputs ?? []), ...fetched].sort((a, b) => (a.name < b.name ? -1 : 1));
+        });
+      }
+      const named = new Set(params.flatMap((p) => (p.input_file === undefined ? [] : [p.input_file])));
+      const entries = (await runs.get(id)).inputs ?? [];
+      const uploaded = await uploadInputs(comfy, id, paths.inputs, entries, named, abort.signal);
+      graph = prepareWorkflow(job.workflow, params, id, uploaded);
+    } catch (err) {
+      if (isCancelled(abort.signal)) return fail(id, 'prepare', cancelledError('prepare'));
+      if ((abort.signal.reason as { kind?: string } | undefined)?.kind === 'stopped') return; // the run stays running for recovery
+      if (err instanceof PrepareError) return fail(id, 'prepare', runError(err.code, err.message, err.details));
+      throw err;
+    }
+    const promptId = mintPromptId();
+    await runs.update(id, (cur) => {
+      endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
+      beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
+    });
+    try {
+      await writeFileAtomic(paths.workflow, `${JSON.stringify(graph, null, 2)}\n`);
+    } catch (err) {
+      return fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${(err as Error).message}`));
+    }
+    void event(id, 'phase.completed', { phase: 'prepare' });
+    return execute(id, abort, { promptId, graph });
+  }
+
+  function launchWork(id: string, run: (abort: AbortController) => Promise<void>): void {
     const abort = new AbortController();
-    const work = prepareError
-      ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
-      : execute(id, abort, prompt);
+    const work = run(abort);
     const promise = work
       .catch(async (err) => {
         log.error('run failed unexpectedly', { run_id: id, ...errorFields(err) });
@@ -170,6 +223,19 @@ export function createRunner(deps: RunnerDeps): Runner {
         // write workflow.json: the claim first, so a crash mid-write leaves its temp file in a
         // run the store's recovery sweeps.
         const job = await runs.readJob(id);
+        if (urlInputs(job).length > 0 || job.params?.some((p) => p.input_file !== undefined)) {
+          // Inputs to fetch or upload: prepare runs in the background (it may take minutes).
+          await runs.update(id, (cur) => {
+            if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
+            cur.run_status = 'running';
+            cur.started_at = new Date().toISOString();
+            beginPhase(cur, 'prepare');
+          });
+          void event(id, 'run.started');
+          void event(id, 'phase.started', { phase: 'prepare' });
+          launchWork(id, (abort) => prepareInputs(id, job, abort));
+          return { run_id: id, run_status: 'running' };
+        }
         const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
         const promptId = mintPromptId();
         const now = new Date().toISOString();

@@ -2,6 +2,7 @@
 import type { RunError } from '../errors.ts';
 
 export type { RunError };
+import type { InputEntry } from '../inputs/types.ts';
 
 export const PHASES = ['prepare', 'comfyui', 'stabilize', 'lipsync', 'encode'] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -39,6 +40,8 @@ export interface Manifest {
   workdir: string;
   phases: Record<PhaseName, PhaseState>;
   artifacts: Artifact[];
+  /** The run's input files, `<workdir>/inputs/<name>` (absent in manifests older than inputs). */
+  inputs?: InputEntry[];
   error: RunError | null;
   [extra: string]: unknown;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { sweepTempFiles, writeFileAtomic } from '../files/atomic-file.ts';
@@ -42,6 +42,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
       workflow: `${workdir}${sep}workflow.json`,
       outputs: `${workdir}${sep}outputs`,
       final: `${workdir}${sep}final.mp4`,
+      inputs: `${workdir}${sep}inputs`,
     };
   };
 
@@ -89,7 +90,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
     paths,
     get: load,
 
-    async create(job, submittedText) {
+    async create(job, submittedText, inputs) {
       for (let attempt = 0; ; attempt += 1) {
         const id = mint();
         const p = paths(id);
@@ -109,9 +110,10 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
           events.fresh(id);
           try {
             mkdirSync(p.logs);
+            if (inputs) renameSync(inputs.dir, p.inputs); // staged uploads join the run in one rename
             const [, manifest] = await Promise.all([
               writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job, null, 2)}\n`),
-              writeManifest(id, newManifest(id, p.workdir, job)),
+              writeManifest(id, { ...newManifest(id, p.workdir, job), inputs: inputs?.entries ?? [] }),
               events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }),
             ]); // in parallel: the fsyncs share a journal commit; the `creating` marker covers a crash
             await index.move(id, 'creating', 'queued');

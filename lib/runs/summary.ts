@@ -1,3 +1,4 @@
+import { jobUrls } from '../jobs/urls.ts';
 import type { Manifest } from './manifest.ts';
 
 /** What GET /jobs/:id answers for a run (also each item of GET /jobs, and cancel/wait answers). */
@@ -9,6 +10,7 @@ export function runSummary(m: Manifest, manifestPath: string) {
     phases: m.phases,
     manifest: manifestPath,
     workdir: m.workdir,
+    ...jobUrls(m.run_id),
     created_at: m.created_at,
     updated_at: m.updated_at,
     error: m.error,

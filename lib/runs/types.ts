@@ -2,6 +2,7 @@ import type { RunEvent } from './event-log.ts';
 import type { FileStream } from '../files/file-stream.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { InputEntry } from '../inputs/types.ts';
 import type { Manifest } from './manifest.ts';
 
 export interface RunPaths {
@@ -13,6 +14,8 @@ export interface RunPaths {
   workflow: string;
   outputs: string;
   final: string;
+  /** `<workdir>/inputs`: one file per input, named by the input. */
+  inputs: string;
 }
 
 export interface CreatedRun {
@@ -25,8 +28,12 @@ export interface CreatedRun {
 /** Runs on disk: `<runsDir>/<run_id>/` is the truth; memory holds only a bounded cache. */
 export interface RunStore {
   readonly runsDir: string;
-  /** Writes job.json, manifest.json (queued) and the `run.created` event; returns once durable. */
-  create(job: Job, submittedText?: string): Promise<CreatedRun>;
+  /**
+   * Writes job.json, manifest.json (queued) and the `run.created` event; returns once durable.
+   * `inputs`: a staging folder of input files, moved to `<workdir>/inputs` in one rename and
+   * listed as the manifest's `inputs`.
+   */
+  create(job: Job, submittedText?: string, inputs?: { dir: string; entries: InputEntry[] }): Promise<CreatedRun>;
   /** The manifest (frozen). Throws 404 `run_not_found` / `manifest_not_found`. */
   get(id: string): Promise<Manifest>;
   /** job.json as submitted. Throws 404 `run_not_found` / `job_not_found`. */

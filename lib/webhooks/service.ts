@@ -256,9 +256,9 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
 
   const runs: RunStore = {
     ...base,
-    async create(job, submittedText) {
+    async create(job, submittedText, inputs) {
       admit(job.webhook);
-      const run = await base.create(job, submittedText);
+      const run = await base.create(job, submittedText, inputs);
       if (job.webhook) {
         specs.set(run.run_id, job.webhook);
         outbox.mark(run.run_id);

@@ -38,7 +38,7 @@ describe('jobs handlers', () => {
     const status = await jobsGet.fetch(get(`/jobs/${body.run_id}`), ctx);
     assert.equal(status.status, 200);
     const s = await status.json();
-    assert.deepEqual(Object.keys(s).sort(), ['created_at', 'error', 'exit_status', 'manifest', 'phases', 'run_id', 'run_status', 'updated_at', 'workdir']);
+    assert.deepEqual(Object.keys(s).sort(), ['artifacts_url', 'created_at', 'error', 'exit_status', 'manifest', 'manifest_url', 'phases', 'run_id', 'run_status', 'updated_at', 'workdir']);
     assert.deepEqual({ run_status: s.run_status, exit_status: s.exit_status, manifest: s.manifest, error: s.error }, {
       run_status: 'queued', exit_status: null, manifest: body.manifest, error: null,
     });

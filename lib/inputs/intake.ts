@@ -1,0 +1,105 @@
+import * as v from 'valibot';
+import type { Config } from '../config.ts';
+import { duplicateInput, invalidJson, limitExceeded } from '../errors.ts';
+import { issueList, validationFailed } from '../http/function.ts';
+import { readJson } from '../http/body.ts';
+import { checkInputRefs } from '../jobs/checks.ts';
+import { JOB_SCHEMA, type Job } from '../jobs/schema.ts';
+import type { CreatedRun, RunStore } from '../runs/store.ts';
+import { receiveMultipart } from './multipart.ts';
+import { cleanContentType, cleanFilename } from './names.ts';
+import { createStaging, type Staging } from './staging.ts';
+import { OutboundError, type UrlGuard } from '../net/url-guard.ts';
+import type { StagedInput } from './types.ts';
+import { writeInput } from './write-input.ts';
+
+export interface IntakeDeps {
+  config: Pick<Config, 'maxBodyBytes' | 'inputs' | 'runsDir'>;
+  runs: Pick<RunStore, 'create'>;
+  /** The outbound guard's static check (scheme, credentials, allow-list, literal addresses). */
+  inputGuard?: Pick<UrlGuard, 'check'>;
+}
+
+export const isMultipart = (request: Request) =>
+  /^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '');
+
+function parseJob(raw: unknown): Job {
+  const parsed = v.safeParse(JOB_SCHEMA, raw, { abortEarly: false });
+  if (!parsed.success) throw validationFailed(issueList(parsed.issues));
+  return parsed.output;
+}
+
+/**
+ * POST /jobs in both forms: a JSON job (inline `base64` inputs decoded to files), or
+ * multipart/form-data with a `job` part and one file part per input. Everything is checked and
+ * every file is on disk (in a staging folder) before the run is created; any failure discards
+ * the staging folder, so a refused or cut-off request leaves no run and no file.
+ */
+export async function createJob(request: Request, deps: IntakeDeps): Promise<CreatedRun> {
+  const { config } = deps;
+  let staging: Staging | null = null;
+  try {
+    let job: Job;
+    let uploaded: StagedInput[] = [];
+    if (isMultipart(request)) {
+      const declared = Number(request.headers.get('content-length') ?? 0);
+      if (declared > config.inputs.maxRequestBytes) {
+        throw limitExceeded('inputs.maxRequestBytes', config.inputs.maxRequestBytes, 'the request body');
+      }
+      staging = await createStaging(config.runsDir);
+      let early: Job | null = null;
+      const form = await receiveMultipart(request, staging, { ...config.inputs, maxJobBytes: config.maxBodyBytes }, (text) => {
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch (err) {
+          throw invalidJson(`the job part: ${(err as Error).message}`);
+        }
+        early = parseJob(raw);
+      });
+      job = early as unknown as Job;
+      uploaded = form.files;
+    } else {
+      job = parseJob(await readJson(request, config.maxBodyBytes));
+    }
+    const declaredInputs = Object.entries(job.inputs ?? {});
+    for (const [name] of declaredInputs) if (uploaded.some((f) => f.name === name)) throw duplicateInput(name);
+    const count = uploaded.length + declaredInputs.length;
+    if (count > config.inputs.maxInputs) throw limitExceeded('inputs.maxInputs', config.inputs.maxInputs, 'the number of inputs');
+    const refIssues = checkInputRefs(job.params ?? [], new Set([...uploaded.map((f) => f.name), ...declaredInputs.map(([n]) => n)]));
+    if (refIssues.length > 0) throw validationFailed(refIssues.map(({ path, message }) => ({ path: path.join('.'), message })));
+
+    const urlIssues = declaredInputs.flatMap(([name, spec]) => {
+      if (spec.url === undefined) return [];
+      try {
+        if (!deps.inputGuard) throw new OutboundError('refused', 'URL inputs are not enabled on this server');
+        deps.inputGuard.check(spec.url);
+        return [];
+      } catch (err) {
+        if (!(err instanceof OutboundError)) throw err;
+        return [{ path: `inputs.${name}.url`, message: `refused: ${err.message}` }];
+      }
+    });
+    if (urlIssues.length > 0) throw validationFailed(urlIssues);
+
+    const inline = declaredInputs.filter(([, spec]) => spec.base64 !== undefined);
+    if (inline.length > 0) staging ??= await createStaging(config.runsDir);
+    const entries = [...uploaded];
+    for (const [name, spec] of inline) {
+      const bytes = Buffer.from(spec.base64 as string, 'base64');
+      const filename = cleanFilename(spec.filename, name);
+      const written = await writeInput([bytes], (staging as Staging).path(name), config.inputs.maxFileBytes, `input "${name}"`);
+      entries.push({ name, filename, ...written, content_type: cleanContentType(null, filename), source: 'inline' });
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    // job.json keeps URL inputs (fetched at prepare) and not the inline bytes (they are files now).
+    const urls = declaredInputs.filter(([, spec]) => spec.url !== undefined);
+    const { inputs: _all, ...rest } = job;
+    const stored: Job = urls.length > 0 ? { ...rest, inputs: Object.fromEntries(urls) } : rest;
+    const run = await deps.runs.create(stored, undefined, staging ? { dir: staging.dir, entries } : undefined);
+    staging = null; // the folder is the run's inputs now
+    return run;
+  } finally {
+    await staging?.discard();
+  }
+}

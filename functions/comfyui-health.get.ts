@@ -1,6 +1,7 @@
 import type { ProcessManager } from '../lib/comfyui/process-manager.ts';
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
+import { ComfyHealthSchema } from '../lib/http/response-schemas.ts';
 
 export interface ComfyHealthContext extends FunctionContext {
   readonly processManager: Pick<ProcessManager, 'health'>;
@@ -10,5 +11,9 @@ export interface ComfyHealthContext extends FunctionContext {
 export default defineFunction<ComfyHealthContext>({
   method: 'GET',
   path: '/comfyui/health',
+  summary: "ComfyUI's state as VIDAX sees it",
+  description: 'Always 200, within about comfyui.healthTimeoutMs even when ComfyUI hangs; `ok: false` when it is not ready.',
+  tags: ['comfyui'],
+  responses: { 200: { description: 'the health of ComfyUI', schema: ComfyHealthSchema } },
   handler: async ({ ctx }) => json(await ctx.processManager.health()),
 });

@@ -1,6 +1,7 @@
 import type { ProcessManager } from '../lib/comfyui/process-manager.ts';
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
+import { ComfyStartedSchema } from '../lib/http/response-schemas.ts';
 
 export interface ComfyStartContext extends FunctionContext {
   readonly processManager: Pick<ProcessManager, 'ensureComfyUI'>;
@@ -13,6 +14,10 @@ export interface ComfyStartContext extends FunctionContext {
 export default defineFunction<ComfyStartContext>({
   method: 'POST',
   path: '/comfyui/start',
+  summary: 'Make ComfyUI healthy (adopt or start it)',
+  tags: ['comfyui'],
+  responses: { 202: { description: 'ComfyUI is ready', schema: ComfyStartedSchema } },
+  errors: ['COMFYUI_START_FAILED', 'COMFYUI_TIMEOUT'],
   handler: async ({ ctx }) => {
     const { url, managed, pid } = await ctx.processManager.ensureComfyUI();
     return json({ ok: true, status: 'ready', url, managed, pid }, 202);

@@ -1,5 +1,6 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
+import { HealthSchema } from '../lib/http/response-schemas.ts';
 
 export interface HealthContext extends FunctionContext {
   readonly version: string;
@@ -10,6 +11,9 @@ export interface HealthContext extends FunctionContext {
 export default defineFunction<HealthContext>({
   method: 'GET',
   path: '/health',
+  summary: 'Liveness of VIDAX itself',
+  tags: ['service'],
+  responses: { 200: { description: 'VIDAX is up', schema: HealthSchema } },
   handler: ({ ctx }) =>
     json({ ok: true, version: ctx.version, uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000) }),
 });

@@ -9,6 +9,7 @@ import jobsGet from './jobs-id.get.ts';
 import jobsLogs from './jobs-id-logs.get.ts';
 import jobsManifest from './jobs-id-manifest.get.ts';
 import jobsStart from './jobs-id-start.post.ts';
+import openapi from './openapi.get.ts';
 
 /** Every endpoint, mounted by the adapters in this order. */
 export const functions: readonly VidaxFunction<Context>[] = [
@@ -21,4 +22,5 @@ export const functions: readonly VidaxFunction<Context>[] = [
   jobsGet,
   jobsManifest,
   jobsLogs,
+  openapi,
 ];

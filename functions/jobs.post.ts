@@ -5,6 +5,8 @@ import { createJob, isMultipart } from '../lib/inputs/intake.ts';
 import { jobUrls } from '../lib/jobs/urls.ts';
 import type { UrlGuard } from '../lib/net/url-guard.ts';
 import type { RunStore } from '../lib/runs/store.ts';
+import { CreatedJobSchema, MultipartJobSchema } from '../lib/http/response-schemas.ts';
+import { JOB_SCHEMA } from '../lib/jobs/schema.ts';
 
 export interface CreateJobContext extends FunctionContext {
   readonly config: FunctionContext['config'] & { readonly runsDir: string; readonly inputs: InputsConfig };
@@ -20,6 +22,15 @@ export interface CreateJobContext extends FunctionContext {
 export default defineFunction<CreateJobContext>({
   method: 'POST',
   path: '/jobs',
+  summary: 'Create a run from a job',
+  description:
+    'Validates the job (every issue listed, nothing written on failure) and creates its run directory durably; the run stays queued until POST /jobs/{id}/start. JSON, or multipart/form-data with a `job` part and one file part per input.',
+  tags: ['jobs'],
+  requestBody: { 'application/json': JOB_SCHEMA, 'multipart/form-data': MultipartJobSchema },
+  responses: {
+    202: { description: 'the run exists, queued', schema: CreatedJobSchema, headers: { Location: 'the run: /jobs/{run_id}' } },
+  },
+  errors: ['invalid_json', 'invalid_multipart', 'invalid_input_name', 'duplicate_input', 'validation_failed', 'webhook_url_not_allowed', 'webhooks_disabled'],
   bodyLimit: (request, ctx) => (isMultipart(request) ? ctx.config.inputs.maxRequestBytes : ctx.config.maxBodyBytes),
   handler: async ({ request, ctx }) => {
     const run = await createJob(request, ctx);

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { readJson } from './body.ts';
-import { describeError, methodNotAllowed, notFound, payloadTooLarge, type VidaxError, vidaxError } from '../errors.ts';
+import { describeError, type ErrorCode, methodNotAllowed, notFound, payloadTooLarge, type VidaxError, vidaxError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { requestIdOf } from './request-id.ts';
 import { json } from './respond.ts';
@@ -22,10 +22,52 @@ export interface HandlerInput<C, B> {
   requestId: string;
 }
 
+/** One documented answer of an endpoint: the schema of its body (JSON unless `contentType` says otherwise). */
+export interface ResponseSpec {
+  description: string;
+  schema: v.GenericSchema;
+  /** Default `application/json`. */
+  contentType?: string;
+  /** Response headers it sets: name → meaning. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** A path parameter, query parameter or request header the endpoint reads. */
+export interface ParamSpec {
+  description: string;
+  /** Default: a string. */
+  schema?: v.GenericSchema;
+  required?: boolean;
+}
+
+/**
+ * What an endpoint tells its clients, beside its method, path and body schema: the OpenAPI
+ * document (GET /openapi.json, `npm run gen:openapi`) is generated from it, and contract tests
+ * check real answers against it. `summary` and `responses` are required of every function.
+ */
+export interface FunctionDoc {
+  summary: string;
+  description?: string;
+  tags?: readonly string[];
+  /** The request body by content type, for a function that reads it itself (without `body`). */
+  requestBody?: Readonly<Record<string, v.GenericSchema>>;
+  /** Success answers by HTTP status. */
+  responses: Readonly<Record<number, ResponseSpec>>;
+  /** Error codes it may answer besides those of every endpoint (unauthorized, payload_too_large, internal_error). */
+  errors?: readonly ErrorCode[];
+  /** Path parameters by name (undeclared ones are documented as plain strings). */
+  params?: Readonly<Record<string, ParamSpec>>;
+  query?: Readonly<Record<string, ParamSpec>>;
+  headers?: Readonly<Record<string, ParamSpec>>;
+}
+
 /** One endpoint: a fetch-style handler that knows its own method, path and input schema. */
 export interface VidaxFunction<C extends FunctionContext = FunctionContext> {
   readonly method: Method;
   readonly path: string;
+  /** Schema of the JSON body it reads, if any. */
+  readonly body: v.GenericSchema | undefined;
+  readonly doc: FunctionDoc;
   /** Standalone: checks the key, path and method itself and answers every error as JSON. */
   fetch(request: Request, ctx: C): Promise<Response>;
   /** The path's params (decoded), or null when `pathname` is not this function's path. */
@@ -37,7 +79,7 @@ export interface VidaxFunction<C extends FunctionContext = FunctionContext> {
   serve(request: Request, ctx: C, requestId: string): Promise<Response>;
 }
 
-interface Definition<C, S extends v.GenericSchema | undefined> {
+interface Definition<C, S extends v.GenericSchema | undefined> extends FunctionDoc {
   method: Method;
   /** itty-router style path, e.g. `/jobs/:id`. */
   path: string;
@@ -129,9 +171,12 @@ export function defineFunction<C extends FunctionContext, S extends v.GenericSch
       requestId,
     });
   }
+  const { method: _m, path: _p, body: _b, handler: _h, bodyLimit: _l, ...doc } = def;
   return {
     method: def.method,
     path: def.path,
+    body: def.body,
+    doc,
     match,
     serve(request, ctx, requestId) {
       const params = match(pathnameOf(request));

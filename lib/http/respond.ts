@@ -21,6 +21,11 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   });
 }
 
+/** A JSON response whose body is already serialized (e.g. a cached document). */
+export function jsonText(text: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new ResponseClass(text, { status, headers: { 'content-type': JSON_TYPE, ...headers } });
+}
+
 /** A streamed response (file bodies). */
 export function stream(
   body: ReadableStream<Uint8Array>,

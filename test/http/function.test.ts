@@ -7,13 +7,18 @@ import { defineFunction } from '../../lib/http/function.ts';
 import { json } from '../../lib/http/respond.ts';
 import { authed, baseContext, TEST_KEY, testConfig } from '../support/context.ts';
 
+/** The OpenAPI fields every function declares (not what these tests are about). */
+const doc = { summary: 'test function', responses: { 200: { description: 'any', schema: v.unknown() } } };
+
 const echo = defineFunction({
+  ...doc,
   method: 'POST',
   path: '/echo/:name',
   body: v.strictObject({ n: v.number() }),
   handler: ({ params, body }) => json({ name: params.name, n: body.n }),
 });
 const boom = defineFunction({
+  ...doc,
   method: 'GET',
   path: '/boom',
   handler: () => {
@@ -109,6 +114,7 @@ describe('defineFunction', () => {
 
   it('maps a thrown VidaxError with details and headers', async () => {
     const fn = defineFunction({
+  ...doc,
       method: 'GET',
       path: '/t',
       handler: () => {

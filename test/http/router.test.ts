@@ -8,6 +8,9 @@ import { json } from '../../lib/http/respond.ts';
 import { createRouter, routeTable } from '../../lib/http/router.ts';
 import { authed, baseContext, testConfig } from '../support/context.ts';
 
+/** The OpenAPI fields every function declares (not what these tests are about). */
+const doc = { summary: 'test function', responses: { 200: { description: 'any', schema: v.unknown() } } };
+
 /** The route table of VIDAX: a route added, removed or re-methoded shows up here as a diff. */
 const ROUTES = [
   'GET /comfyui/health',
@@ -19,20 +22,24 @@ const ROUTES = [
   'GET /jobs/:id/logs',
   'GET /jobs/:id/manifest',
   'POST /jobs/:id/start',
+  'GET /openapi.json',
 ];
 
 const listThings = defineFunction({
+  ...doc,
   method: 'GET',
   path: '/things',
   handler: () => json({ handler: 'list' }),
 });
 const createThing = defineFunction({
+  ...doc,
   method: 'POST',
   path: '/things',
   body: v.strictObject({ name: v.string() }),
   handler: ({ body }) => json({ handler: 'create', name: body.name }, 201),
 });
 const getThing = defineFunction({
+  ...doc,
   method: 'GET',
   path: '/things/:id',
   handler: ({ params }) => json({ handler: 'get', id: params.id }),
@@ -120,7 +127,7 @@ describe('router', () => {
   });
 
   it('refuses two functions for one method and path', () => {
-    const again = defineFunction({ method: 'GET', path: '/things', handler: () => json({}) });
+    const again = defineFunction({ ...doc, method: 'GET', path: '/things', handler: () => json({}) });
     assert.throws(() => createRouter(ctxWith(false), [listThings, again]), /two functions for GET \/things/);
   });
 });

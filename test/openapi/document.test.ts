@@ -1,0 +1,74 @@
+// The OpenAPI 3.1 document: valid by a real validator, complete (every mounted function), the
+// same as the committed schema/openapi.json, and served behind the key.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { validate } from '@readme/openapi-parser';
+import { functions } from '../../functions/index.ts';
+import openapiFn from '../../functions/openapi.get.ts';
+import { ERRORS } from '../../lib/errors.ts';
+import { buildOpenApi, openApiPath } from '../../lib/http/openapi.ts';
+import { NAMED_SCHEMAS } from '../../lib/http/response-schemas.ts';
+import { routeTable } from '../../lib/http/router.ts';
+import { VERSION } from '../../lib/version.ts';
+import { OPENAPI_FILE, openApiText } from '../../scripts/gen-openapi.ts';
+import { authed, baseContext } from '../support/context.ts';
+
+type Op = { operationId: string; requestBody?: unknown; parameters?: { name: string; in: string }[]; responses: Record<string, { description: string }> };
+const doc = () => JSON.parse(openApiText()) as { openapi: string; paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, unknown> } };
+
+describe('OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document (@readme/openapi-parser)', async () => {
+    const result = await validate(doc() as never);
+    assert.ok(result.valid, JSON.stringify(result, null, 2).slice(0, 4000));
+    assert.equal(result.specification, 'OpenAPI');
+    assert.equal(doc().openapi, '3.1.0');
+  });
+
+  it('the validator does refuse a broken document (the check above can fail)', async () => {
+    const broken = doc();
+    (broken.paths['/health'] as Record<string, unknown>).get = { responses: { 200: { content: {} } } }; // no description
+    const result = await validate(broken as never);
+    assert.equal(result.valid, false);
+  });
+
+  it('holds every mounted function, and only those, with its parameters, body and responses', () => {
+    const d = doc();
+    const ops = Object.entries(d.paths).flatMap(([p, byMethod]) => Object.keys(byMethod).map((m) => `${m.toUpperCase()} ${p}`));
+    assert.deepEqual(ops.sort(), routeTable(functions).map((r) => { const [m, p] = r.split(' '); return `${m} ${openApiPath(p ?? '')}`; }).sort());
+    for (const fn of functions) {
+      const op = d.paths[openApiPath(fn.path)]?.[fn.method.toLowerCase()];
+      assert.ok(op, `${fn.method} ${fn.path}`);
+      assert.equal(Boolean(op.requestBody), fn.body !== undefined || fn.doc.requestBody !== undefined, `${fn.method} ${fn.path} body`);
+      for (const status of Object.keys(fn.doc.responses)) assert.ok(op.responses[status], `${fn.method} ${fn.path} ${status}`);
+      assert.ok(op.responses['401'], `${fn.method} ${fn.path} documents 401`);
+      const pathParams = [...fn.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
+      assert.deepEqual(op.parameters?.filter((p) => p.in === 'path').map((p) => p.name) ?? [], pathParams);
+    }
+    assert.equal(new Set(Object.values(d.paths).flatMap((m) => Object.values(m).map((o) => o.operationId))).size, functions.length);
+  });
+
+  it('carries the whole error catalogue, and each operation names the codes it may answer', () => {
+    const d = doc();
+    const codes = (d.components.schemas.ErrorCode as { oneOf: { const: string }[] }).oneOf.map((x) => x.const);
+    assert.deepEqual(codes.sort(), Object.keys(ERRORS).sort());
+    const op = (path: string, method: string) => d.paths[path]?.[method] as Op;
+    assert.match(op('/jobs', 'post').responses['400']?.description ?? '', /validation_failed.*webhook_url_not_allowed/s);
+    assert.match(op('/jobs/{id}', 'get').responses['404']?.description ?? '', /run_not_found/);
+  });
+
+  it('schema/openapi.json is up to date (run `npm run gen:openapi` after changing a function)', () => {
+    assert.equal(readFileSync(OPENAPI_FILE, 'utf8'), openApiText());
+  });
+
+  it('GET /openapi.json serves it behind the key', async () => {
+    const ctx = baseContext();
+    const denied = await openapiFn.fetch(new Request('http://x/openapi.json'), ctx);
+    assert.equal(denied.status, 401);
+    const res = await openapiFn.fetch(new Request('http://x/openapi.json', authed()), { ...ctx, version: VERSION });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(await res.text(), readFileSync(OPENAPI_FILE, 'utf8'));
+    assert.deepEqual(JSON.parse(openApiText()), buildOpenApi(functions, VERSION, NAMED_SCHEMAS));
+  });
+});

@@ -1,15 +1,18 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { functions } from '../functions/index.ts';
 import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
 import { buildContext, type Context } from '../lib/context.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
+import { createRequestLog } from '../lib/http/request-log.ts';
 import { lockRunsDir, RunsDirInUse } from '../lib/runs/lock.ts';
 import { VERSION } from '../lib/version.ts';
 import { createApp } from './app.ts';
-import { answerClientError } from './client-error.ts';
+import { answerClientError, answerConnect } from './client-error.ts';
+import { fixOrigin, routedTarget } from './request-target.ts';
 
 export interface RunningServer {
   readonly server: Server;
@@ -25,6 +28,40 @@ export interface StartOptions {
 }
 
 /**
+ * The Node server over the functions. The adapter's Node listener itself (skips its generic
+ * dispatch: Proxy, request-kind checks), behind a fixed origin: the route comes from the request
+ * line's path, never from `Host`. What never reaches the router (parser refusals, CONNECT) still
+ * gets the JSON error shape and a (rate-limited) log line.
+ */
+function createHttpServer(ctx: Context, config: Config, log: Logger): Server {
+  const listener = createApp(ctx, functions).requestListener;
+  // `requireHostHeader: false`: no Host is needed (the origin is fixed), so none is demanded.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    fixOrigin(req);
+    listener(req, res);
+  });
+  server.keepAliveTimeout = 5000;
+  const requestLog = createRequestLog(log, config);
+  const logRaw = (method: string | null, path: string | null, status: number | null) => {
+    if (config.requestLog && status) requestLog({ request_id: null, method, path, status });
+  };
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    logRaw(null, null, answerClientError(err, socket));
+  });
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const key = req.headers['x-api-key'];
+    let authorized = true;
+    try {
+      ctx.auth({ headers: new Headers(typeof key === 'string' ? { 'x-api-key': key } : {}) } as Request);
+    } catch {
+      authorized = false;
+    }
+    logRaw('CONNECT', routedTarget(req.url ?? ''), answerConnect(socket, authorized));
+  });
+  return server;
+}
+
+/**
  * Takes the runs dir's lock (RunsDirInUse if another VIDAX holds it: nothing is touched), builds
  * the context once, mounts the functions, listens.
  */
@@ -34,10 +71,7 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
   let server: Server;
   try {
     built = await buildContext({ config, log, version: VERSION });
-    // The adapter's Node listener itself: skips its generic dispatch (Proxy, request-kind checks).
-    server = createServer(createApp(built.ctx, functions).requestListener);
-    server.keepAliveTimeout = 5000;
-    server.on('clientError', answerClientError);
+    server = createHttpServer(built.ctx, config, log);
     server.listen(config.port, config.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {

@@ -76,6 +76,8 @@ export const ConfigSchema = v.strictObject({
   maxBodyBytes: v.optional(posInt(1024 * 1024 * 1024), 32 * 1024 * 1024),
   defaultTimeoutS: v.optional(posInt(86_400), 3600),
   requestLog: v.optional(v.boolean(), true),
+  logPathMaxChars: v.optional(posInt(65_536), 256),
+  logUnauthenticatedPerSec: v.optional(posInt(1_000_000), 20),
   comfyui: v.optional(ComfySchema, {}),
   webhooks: v.optional(WebhooksSchema, {}),
   inputs: v.optional(InputsSchema, {}),
@@ -101,6 +103,21 @@ export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'w
   /** Where the config file was read from, or null for built-in defaults. */
   readonly source: string | null;
 };
+
+/**
+ * Why a key cannot be used, or null. Node trims header values and reads them as Latin-1, so a
+ * key with outer whitespace, a control character or a character above U+00FF can never be
+ * matched; a key of one repeated character is trivially guessed.
+ */
+export function keyProblem(key: string): string | null {
+  if (key.length < MIN_KEY_LENGTH) return `too short (${key.length} characters); use at least ${MIN_KEY_LENGTH}`;
+  if (key !== key.trim()) return 'has leading or trailing whitespace, which HTTP drops from header values: no request could match it';
+  const codes = [...key].map((ch) => ch.codePointAt(0) ?? 0);
+  if (codes.some((c) => c < 0x20 || c === 0x7f)) return 'holds a control character (newline, tab, …), which cannot be sent in a header';
+  if (codes.some((c) => c > 0xff)) return 'holds a character outside Latin-1, which a header cannot carry as such; use ASCII';
+  if (new Set(key).size === 1) return 'is one character repeated: trivially guessed';
+  return null;
+}
 
 /** A config that cannot be used; `message` names every bad field. */
 export class ConfigError extends Error {
@@ -172,8 +189,9 @@ export function parseConfig(raw: unknown, baseDir: string, source: string | null
   const c = result.output;
   if (!c.apiKey) {
     problems.push('apiKey: no API key configured; set env VIDAX_API_KEY or "apiKey" in config/vidax.json (at least 16 characters, e.g. `openssl rand -hex 24`)');
-  } else if (c.apiKey.length < MIN_KEY_LENGTH) {
-    problems.push(`apiKey: too short (${c.apiKey.length} characters); use at least ${MIN_KEY_LENGTH}, e.g. \`openssl rand -hex 24\``);
+  } else {
+    const weak = keyProblem(c.apiKey);
+    if (weak) problems.push(`apiKey: ${weak}; e.g. \`openssl rand -hex 24\``);
   }
   if (c.webhooks.secret !== undefined) {
     const problem = secretProblem(c.webhooks.secret);

@@ -80,6 +80,27 @@ describe('config', () => {
     assert.throws(() => loadConfig({ env: { VIDAX_API_KEY: 'short' }, cwd: tempDir() }), /too short \(5 characters\)/);
   });
 
+  it('refuses keys no request could match, or trivially weak ones, at start, with the reason', () => {
+    const refused: [string, RegExp][] = [
+      [' '.repeat(16), /whitespace/],
+      [`${TEST_KEY} `, /whitespace/],
+      [`\t${TEST_KEY}`, /whitespace/],
+      [`${TEST_KEY}\n`, /whitespace/],
+      [`test-key\n0123456789`, /control character/],
+      [`test-key-0123456789-ключ`, /outside Latin-1/],
+      [`test-key-0123456789-🔑`, /outside Latin-1/],
+      ['a'.repeat(32), /one character repeated/],
+    ];
+    for (const [key, why] of refused) {
+      assert.throws(() => loadConfig({ env: { VIDAX_API_KEY: key }, cwd: tempDir() }), why, JSON.stringify(key));
+      assert.throws(() => loadConfig({ env: {}, cwd: withFile({ apiKey: key }) }), why, `file: ${JSON.stringify(key)}`);
+    }
+    // Inner spaces and Latin-1 letters travel in a header as they are: accepted.
+    for (const key of ['correct horse battery staple', 'clé-de-sécurité-0123']) {
+      assert.equal(loadConfig({ env: { VIDAX_API_KEY: key }, cwd: tempDir() }).apiKey, key);
+    }
+  });
+
   it('reports a config file that is not JSON', () => {
     assert.throws(() => loadConfig({ env: { VIDAX_API_KEY: TEST_KEY }, cwd: withFile('{nope') }), /vidax\.json/);
   });

@@ -1,13 +1,14 @@
 import { Router } from 'itty-router';
 import { methodNotAllowed, notFound } from '../errors.ts';
 import { errorResponse, type FunctionContext, pathnameOf, type VidaxFunction } from './function.ts';
+import { createRequestLog, type RequestLogLimits } from './request-log.ts';
 import { requestIdOf } from './request-id.ts';
 
 /** What the router's steps keep on the request (itty-router's own way: it adds `params`, `query`). */
 type RoutedRequest = Request & { requestId: string; startedAt: number };
 
 export interface RouterContext extends FunctionContext {
-  readonly config: FunctionContext['config'] & { readonly requestLog: boolean };
+  readonly config: FunctionContext['config'] & RequestLogLimits & { readonly requestLog: boolean };
 }
 
 const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -45,6 +46,7 @@ export function routeTable(functions: readonly VidaxFunction<never>[]): string[]
 export function createRouter<C extends RouterContext>(ctx: C, functions: readonly VidaxFunction<C>[]) {
   const log = ctx.log;
   const logRequests = ctx.config.requestLog;
+  const requestLog = createRequestLog(log, ctx.config);
 
   const begin = (request: RoutedRequest, c: C) => {
     request.requestId = requestIdOf(request);
@@ -56,10 +58,11 @@ export function createRouter<C extends RouterContext>(ctx: C, functions: readonl
     return response;
   };
   const logged = (response: Response, request: RoutedRequest) => {
-    log.info('request', {
+    requestLog({
       request_id: request.requestId,
       method: request.method,
-      path: pathnameOf(request), // never the query string: it may hold a stray key
+      // The path that was routed (never the query string: it may hold a stray key); long ones cut.
+      path: pathnameOf(request),
       status: response.status,
       ms: Math.round((performance.now() - request.startedAt) * 100) / 100,
     });

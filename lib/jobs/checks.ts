@@ -89,22 +89,27 @@ export function isSafePrefix(prefix: string): boolean {
 export const UNSAFE_PREFIX =
   'filename_prefix must be a relative path inside ComfyUI\'s output folder (no leading "/" or drive, no "..")';
 
+export const PREFIX_NOT_STRING =
+  'filename_prefix must be a plain string (VIDAX puts it under vidax/<run_id>/); a link, number, object or list is refused';
+
 type Graph = Record<string, { inputs: Record<string, unknown> }>;
 
-/** Dangling links, bad output indexes and unsafe prefixes inside the workflow. */
+/** Dangling links, bad output indexes, and prefixes that are unsafe or not plain strings. */
 export function checkGraph(workflow: Graph): PathIssue[] {
   const issues: PathIssue[] = [];
   for (const [id, node] of Object.entries(workflow)) {
     for (const [name, value] of Object.entries(node.inputs)) {
       if (issues.length >= LIMITS.issues) return issues;
-      if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number') {
+      if (name === 'filename_prefix') {
+        // Checked before links: a link (`["1", 0]`) would hand the save node a prefix VIDAX never sees.
+        if (typeof value !== 'string') issues.push({ path: [id, 'inputs', name], message: PREFIX_NOT_STRING });
+        else if (!isSafePrefix(value)) issues.push({ path: [id, 'inputs', name], message: UNSAFE_PREFIX });
+      } else if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number') {
         if (!Object.hasOwn(workflow, value[0])) {
           issues.push({ path: [id, 'inputs', name], message: `links to node "${value[0].slice(0, 64)}", which is not in the workflow` });
         } else if (!Number.isInteger(value[1]) || value[1] < 0) {
           issues.push({ path: [id, 'inputs', name], message: 'a link\'s output index must be an integer ≥ 0' });
         }
-      } else if (name === 'filename_prefix' && typeof value === 'string' && !isSafePrefix(value)) {
-        issues.push({ path: [id, 'inputs', name], message: UNSAFE_PREFIX });
       }
     }
   }

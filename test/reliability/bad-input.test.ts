@@ -112,3 +112,117 @@ describe('bad input: hostile requests against the real process', () => {
     assert.deepEqual(failures, []);
   });
 });
+
+describe('bad input: request targets, Host headers and the request log', () => {
+  let parent: string;
+  let vx: VidaxProc;
+  const PER_SEC = 40;
+
+  before(async () => {
+    parent = tempDir('vidax-targets-');
+    vx = await startVidaxProc(parent, {
+      requestLog: true,
+      logUnauthenticatedPerSec: PER_SEC,
+      comfyui: { url: `http://127.0.0.1:${await freePort()}`, autoStart: false },
+    });
+  });
+  after(async () => {
+    await vx?.kill();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  const requestLines = () =>
+    vx.proc
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"request"'))
+      .map((l) => JSON.parse(l) as { method: string | null; path: string | null; status: number });
+  const settle = () => new Promise((r) => setTimeout(r, 300));
+  const raw = async (head: string, key: boolean, body = '') =>
+    parseRaw(
+      await rawExchange(
+        vx.port,
+        `${head}\r\n${key ? `x-api-key: ${KEY}\r\n` : ''}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        5000,
+      ),
+    );
+
+  it('answers *, absolute-form, CONNECT and bad Host headers in the JSON shape: 401 without the key, never 500, each with a log line', { timeout: 60_000 }, async () => {
+    const heads = [
+      'OPTIONS * HTTP/1.1\r\nHost: x',
+      'GET http://evil.example/health HTTP/1.1\r\nHost: x',
+      'POST http://evil.example/jobs HTTP/1.1\r\nHost: x',
+      'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443',
+      ...['a b', 'x:99999', '[::1', '%', 'x/comfyui/start#', 'x@y', 'http://x', ''].map((h) => `GET /health HTTP/1.1\r\nHost: ${h}`),
+      'GET /health HTTP/1.1',
+      'GET /health HTTP/1.1\r\nHost: a\r\nHost: b',
+    ];
+    const failures: string[] = [];
+    const lines0 = requestLines().length;
+    for (const head of heads) {
+      const label = JSON.stringify(head);
+      const anon = await raw(head, false);
+      if (anon.status !== 401) failures.push(`${label} without key: ${anon.status} ${anon.text.slice(0, 120)}`);
+      const why = problem(anon, true);
+      if (why && anon.status === 401) failures.push(`${label} without key: ${why}`);
+      const keyed = await raw(head, true);
+      if (keyed.status >= 500 || /\n\s+at |TypeError|Invalid URL/.test(keyed.text)) failures.push(`${label} with key: ${keyed.status} ${keyed.text.slice(0, 160)}`);
+      if (!/^application\/json/.test(String(keyed.headers['content-type']))) failures.push(`${label} with key: content-type ${keyed.headers['content-type']}`);
+    }
+    await settle();
+    const logged = requestLines().slice(lines0);
+    assert.deepEqual(failures, []);
+    assert.equal(logged.length, heads.length * 2, 'one log line per request');
+    assert.equal(logged.filter((l) => l.status === 401).length, heads.length);
+  });
+
+  it('routes by the request line path alone: Host and %2e%2e never reach another handler; the log has the routed path', { timeout: 60_000 }, async () => {
+    const lines0 = requestLines().length;
+    // With autoStart off, POST /comfyui/start would answer 500 COMFYUI_START_FAILED: a sign it was reached.
+    const viaHost = await raw('POST /jobs HTTP/1.1\r\nHost: x/comfyui/start#', true);
+    assert.equal(viaHost.status, 400, viaHost.text);
+    assert.equal(JSON.parse(viaHost.text).error.code, 'invalid_json', 'the /jobs handler answered');
+    for (const target of ['/jobs/%2e%2e/comfyui/start', '/jobs/%2E%2E/comfyui/start', '/jobs/.%2e/comfyui/start', '/jobs/%2e%2e%2fcomfyui%2fstart', '/x/%2e%2e/%2e%2e/comfyui/start']) {
+      const r = await raw(`POST ${target} HTTP/1.1\r\nHost: x`, true);
+      assert.ok(r.status === 404 || r.status === 405, `${target}: ${r.status} ${r.text}`);
+      assert.doesNotMatch(r.text, /COMFYUI/, target);
+    }
+    await settle();
+    const logged = requestLines().slice(lines0);
+    assert.equal(logged[0]?.path, '/jobs', 'the log records the path routed, not the Host');
+    assert.ok(logged.slice(1).every((l) => l.path !== '/comfyui/start' && l.path?.startsWith('/')), JSON.stringify(logged));
+    const runs = readdirSync(join(parent, 'runs')).filter((n) => n.startsWith('r_'));
+    assert.deepEqual(runs, []);
+  });
+
+  it('a flood of unauthenticated 15 KB paths writes a bounded log: paths cut, 401 lines rate-limited, the dropped ones counted', { timeout: 60_000 }, async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh second of the limit
+    const before = vx.proc.stdout().length;
+    const lines0 = requestLines().length;
+    const N = 640;
+    const path = `/${'p'.repeat(15_000)}`;
+    const started = Date.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < N) {
+        next++;
+        const r = await call(vx.url, path, { timeoutMs: 10_000 });
+        assert.equal(r.status, 401);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r) => setTimeout(r, 1300)); // the drop count is reported within a second
+    const added = vx.proc.stdout().slice(before);
+    const logged = requestLines().slice(lines0);
+    const dropped = added
+      .split('\n')
+      .filter((l) => l.includes('"msg":"requests not logged"'))
+      .reduce((n, l) => n + (JSON.parse(l) as { dropped: number }).dropped, 0);
+    console.log(`log flood: ${N} requests of ${path.length} B in ${seconds.toFixed(1)} s → ${logged.length} lines logged, ${dropped} counted as dropped, ${added.length} B of stdout (unbounded: ~${((N * path.length) / 1e6).toFixed(1)} MB)`);
+    assert.equal(logged.length + dropped, N, 'every request is either logged or counted');
+    assert.ok(logged.length <= PER_SEC * (Math.ceil(seconds) + 1), `${logged.length} lines in ${seconds} s`);
+    assert.ok(logged.every((l) => (l.path?.length ?? 0) <= 257), 'logged paths are cut');
+    assert.ok(added.length < 200_000, `${added.length} bytes of log`);
+  });
+});

@@ -56,6 +56,20 @@ export function invalidJobs(): [string, unknown, string, string][] {
     ['dangling link', { workflow: { 2: { class_type: 'SaveImage', inputs: { images: ['9', 0] } } } }, 'workflow.2.inputs.images'],
     ['absolute filename_prefix', { workflow: { 1: { class_type: 'SaveImage', inputs: { filename_prefix: '/etc/x' } } } }, 'workflow.1.inputs.filename_prefix'],
     ['climbing filename_prefix', { workflow: { 1: { class_type: 'SaveImage', inputs: { filename_prefix: 'a/../../x' } } } }, 'workflow.1.inputs.filename_prefix'],
+    ...(
+      [
+        ['a link', ['9', 0]],
+        ['a number', 7],
+        ['an object', { value: '../../../x' }],
+        ['a list of strings', ['../../../x']],
+        ['null', null],
+      ] as const
+    ).map(([what, prefix]): [string, unknown, string] => [
+      `filename_prefix as ${what}`,
+      // The link points at a node that exists and holds an escaping string: VIDAX could never scope it.
+      { workflow: { 9: { class_type: 'PrimitiveString', inputs: { value: '../../../x' } }, 1: { class_type: 'SaveImage', inputs: { filename_prefix: prefix } } } },
+      'workflow.1.inputs.filename_prefix',
+    ]),
     ['params: unknown node', { workflow: wf, params: [{ node: '99', input: 'width', value: 1 }] }, 'params.0.node'],
     ['params: unknown input', { workflow: wf, params: [{ node: '1', input: 'nope', value: 1 }] }, 'params.0.input'],
     ['params: escaping prefix', { workflow: wf, params: [{ node: '2', input: 'filename_prefix', value: '..\\x' }] }, 'params.0.value'],

@@ -1,0 +1,31 @@
+import type { CrashInfo, Ensured, ProcessManager } from '../../lib/comfyui/process-manager.ts';
+import type { ComfyHealth } from '../../lib/comfyui/health.ts';
+
+/** The process manager without a process: `ensureComfyUI` answers or rejects with `startError`; `crash()` tells the listeners. */
+export class FakeProcessManager implements ProcessManager {
+  startError: Error | null = null;
+  ensured = 0;
+  stopped = false;
+  private readonly crashListeners = new Set<(info: CrashInfo) => void>();
+
+  async ensureComfyUI(): Promise<Ensured> {
+    this.ensured++;
+    if (this.startError) throw this.startError;
+    return { url: 'http://comfyui.fake:8188', managed: true, pid: 4242 };
+  }
+  async health(): Promise<ComfyHealth> {
+    return { ok: true, url: 'http://comfyui.fake:8188', managed: true, pid: 4242, status: 'ready', latency_ms: 1, restarts: 0, log_file: '/dev/null' };
+  }
+  onCrash(listener: (info: CrashInfo) => void): () => void {
+    this.crashListeners.add(listener);
+    return () => this.crashListeners.delete(listener);
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+
+  // The test's side.
+  crash(message = 'ComfyUI (pid 4242) exited unexpectedly: killed by SIGKILL'): void {
+    for (const l of this.crashListeners) l({ message, pid: 4242, exit_code: null, signal: 'SIGKILL', last_lines: [], restarting: false });
+  }
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import type { RunError } from '../../lib/errors.ts';
+import type { Job } from '../../lib/jobs/schema.ts';
+import { createMemoryLogger } from '../../lib/logger.ts';
+import type { PhaseName } from '../../lib/runs/manifest.ts';
+import { finishRun, type RunSteps } from '../../lib/runner/finish-run.ts';
+import { createPhasePatcher } from '../../lib/runner/phase-patcher.ts';
+import { beginPhase, endPhase } from '../../lib/runner/phases.ts';
+import { FakeRunStore } from '../fakes/run-store.ts';
+
+const JOB = { workflow: { '1': { class_type: 'EmptyImage', inputs: {} } } } as unknown as Job;
+
+describe('phase patcher', () => {
+  it('coalesces a burst of patches into one write, the latest value of each field winning', async () => {
+    const runs = new FakeRunStore();
+    const id = runs.seed(JOB);
+    const patcher = createPhasePatcher(runs, id, createMemoryLogger());
+    for (let i = 1; i <= 50; i++) patcher.patch({ progress: { value: i, max: 50 }, ...(i === 1 ? { queue_position: 3 } : {}) });
+    patcher.patch({ queue_position: 0 });
+    await patcher.drain();
+    assert.equal(runs.writes.get(id), 1);
+    const phase = runs.manifests.get(id)?.phases.comfyui;
+    assert.deepEqual([phase?.progress, phase?.queue_position], [{ value: 50, max: 50 }, 0]);
+  });
+
+  it('keeps one write in flight: patches during it land in exactly one more, and drain waits for it', async () => {
+    const runs = new FakeRunStore();
+    const id = runs.seed(JOB);
+    const patcher = createPhasePatcher(runs, id, createMemoryLogger());
+    patcher.patch({ progress: 1 });
+    await Promise.resolve(); // the first write has started
+    patcher.patch({ progress: 2 });
+    patcher.patch({ progress: 3 });
+    await patcher.drain();
+    assert.equal(runs.writes.get(id), 2);
+    assert.equal(runs.manifests.get(id)?.phases.comfyui.progress, 3);
+  });
+
+  it('logs a failed write and goes on: the next patch is written', async () => {
+    const runs = new FakeRunStore();
+    const id = runs.seed(JOB);
+    const log = createMemoryLogger();
+    let failNext = true;
+    const flaky: Pick<FakeRunStore, 'update'> = {
+      update: (rid, mutate) => {
+        if (!failNext) return runs.update(rid, mutate);
+        failNext = false;
+        return Promise.reject(new Error('disk full'));
+      },
+    };
+    const patcher = createPhasePatcher(flaky, id, log);
+    patcher.patch({ progress: 1 });
+    await patcher.drain();
+    patcher.patch({ progress: 2 });
+    await patcher.drain();
+    assert.equal(runs.manifests.get(id)?.phases.comfyui.progress, 2);
+    assert.deepEqual(log.lines.map((l) => [l.msg, l.error]), [['progress write failed', 'disk full']]);
+  });
+});
+
+describe('finishRun', () => {
+  /** A run in its comfyui phase, and the steps finishRun needs (fail recorded, not applied). */
+  function running(job: Job = JOB) {
+    const runs = new FakeRunStore();
+    const id = runs.seed(job, (m) => {
+      m.run_status = 'running';
+      beginPhase(m, 'prepare');
+      endPhase(m, 'prepare', 'completed');
+      beginPhase(m, 'comfyui', { prompt_id: 'p', queue_position: 0 });
+    });
+    const failed: [string, PhaseName, RunError][] = [];
+    const steps: RunSteps = {
+      runs,
+      event: (rid, type, fields) => runs.appendEvent(rid, type, fields),
+      fail: async (rid, phase, error) => {
+        failed.push([rid, phase, error]);
+      },
+    };
+    return { runs, id, steps, failed };
+  }
+  const artifact = { path: 'outputs/a.png', bytes: 3, sha256: 'ab', phase: 'comfyui' as const };
+
+  it('VIDAX stopping: nothing is written, the run stays running for recovery', async () => {
+    const t = running();
+    await finishRun(t.steps, t.id, JOB, { ok: false, stopped: true });
+    assert.equal(t.runs.writes.get(t.id), undefined);
+    assert.deepEqual(t.failed, []);
+    assert.deepEqual(t.runs.eventTypes(t.id), []);
+  });
+
+  it('a comfyui failure fails the run in the comfyui phase with that error', async () => {
+    const t = running();
+    const error = { code: 'COMFYUI_EXECUTION_ERROR', message: 'node 2 failed' };
+    await finishRun(t.steps, t.id, JOB, { ok: false, stopped: false, error });
+    assert.deepEqual(t.failed, [[t.id, 'comfyui', error]]);
+  });
+
+  it('success without encode: one write records the outputs and ends the run completed/success', async () => {
+    const job = { ...JOB, phases: { encode: { enabled: false } } } as unknown as Job;
+    const t = running(job);
+    await finishRun(t.steps, t.id, job, { ok: true, artifacts: [artifact], files: 1 });
+    const m = t.runs.manifests.get(t.id);
+    assert.equal(t.runs.writes.get(t.id), 1, 'the comfyui outcome and the end of the run in one write');
+    assert.deepEqual([m?.run_status, m?.exit_status, m?.phases.comfyui.status, m?.phases.comfyui.outputs, m?.phases.comfyui.queue_position], ['completed', 'success', 'completed', 1, null]);
+    assert.equal(m?.phases.encode.status, 'skipped');
+    assert.deepEqual(m?.artifacts, [artifact]);
+    const types = t.runs.eventTypes(t.id);
+    assert.equal(types.at(-1), 'run.completed', 'the last event lands before the final write');
+  });
+
+  it('success with encode: final.mp4 is written and listed, the run completed', async () => {
+    const t = running();
+    await finishRun(t.steps, t.id, JOB, { ok: true, artifacts: [], files: 0 });
+    const m = t.runs.manifests.get(t.id);
+    assert.equal(m?.run_status, 'completed');
+    assert.equal(m?.phases.encode.status, 'completed');
+    assert.ok(m?.artifacts.some((a) => a.path === 'final.mp4' && a.phase === 'encode'));
+    assert.ok(existsSync(t.runs.paths(t.id).final));
+  });
+});

@@ -67,6 +67,7 @@ export class FakeRunStore implements RunStore {
       workflow: join(workdir, 'workflow.json'),
       outputs: join(workdir, 'outputs'),
       final: join(workdir, 'final.mp4'),
+      inputs: join(workdir, 'inputs'),
     };
   }
   update(id: string, mutate: (m: Manifest) => void | Promise<void>): Promise<Manifest> {

@@ -39,6 +39,11 @@ export function slowWorkflow(n: number, prefix: string): Record<string, Json> {
  * and its load): a 4-node chain sent directly, timed to its history entry.
  */
 async function calibrate(t: Target): Promise<number> {
+  // A first tiny blur warms ComfyUI up (imports, first kernels), so the timing is of steady work.
+  const warm = randomUUID();
+  const tiny = { '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: freshColour() } }, '2': { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 1, sigma: 1 } }, '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'vidax/contract-calibrate/warm' } } };
+  await comfy(t, 'POST', '/prompt', { prompt: tiny, prompt_id: warm });
+  await until('the warm-up prompt', async () => (await comfy(t, 'GET', `/history/${warm}`))[warm], 120_000);
   const id = randomUUID();
   const t0 = Date.now();
   await comfy(t, 'POST', '/prompt', { prompt: slowWorkflow(4, 'vidax/contract-calibrate/c'), prompt_id: id });

@@ -1,7 +1,7 @@
 import type { ProcessManager } from '../lib/comfyui/process-manager.ts';
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
-import { ComfyHealthSchema } from '../lib/http/response-schemas.ts';
+import { ComfyHealthSchema } from '../lib/api/schemas.ts';
 
 export interface ComfyHealthContext extends FunctionContext {
   readonly processManager: Pick<ProcessManager, 'health'>;

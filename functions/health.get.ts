@@ -1,6 +1,6 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
-import { HealthSchema } from '../lib/http/response-schemas.ts';
+import { HealthSchema } from '../lib/api/schemas.ts';
 
 export interface HealthContext extends FunctionContext {
   readonly version: string;

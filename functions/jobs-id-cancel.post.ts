@@ -3,7 +3,7 @@ import { json } from '../lib/http/respond.ts';
 import type { Runner } from '../lib/runner/runner.ts';
 import type { RunStore } from '../lib/runs/store.ts';
 import { runSummary } from '../lib/runs/summary.ts';
-import { CancelledJobSchema } from '../lib/http/response-schemas.ts';
+import { CancelledJobSchema } from '../lib/api/schemas.ts';
 
 export interface CancelJobContext extends FunctionContext {
   readonly runner: Pick<Runner, 'cancel'>;

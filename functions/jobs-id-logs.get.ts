@@ -1,7 +1,7 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { stream } from '../lib/http/respond.ts';
 import type { RunStore } from '../lib/runs/store.ts';
-import { TextSchema } from '../lib/http/response-schemas.ts';
+import { TextSchema } from '../lib/api/schemas.ts';
 
 export interface GetLogsContext extends FunctionContext {
   readonly runs: Pick<RunStore, 'openFile'>;

@@ -1,7 +1,7 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { stream } from '../lib/http/respond.ts';
 import type { RunStore } from '../lib/runs/store.ts';
-import { ManifestSchema } from '../lib/http/response-schemas.ts';
+import { ManifestSchema } from '../lib/api/schemas.ts';
 
 export interface GetManifestContext extends FunctionContext {
   readonly runs: Pick<RunStore, 'openFile'>;

@@ -1,7 +1,7 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
 import type { Runner } from '../lib/runner/runner.ts';
-import { StartedJobSchema } from '../lib/http/response-schemas.ts';
+import { StartedJobSchema } from '../lib/api/schemas.ts';
 
 export interface StartJobContext extends FunctionContext {
   readonly runner: Pick<Runner, 'start'>;

@@ -2,7 +2,7 @@ import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { json } from '../lib/http/respond.ts';
 import type { RunStore } from '../lib/runs/store.ts';
 import { runSummary } from '../lib/runs/summary.ts';
-import { RunSummarySchema } from '../lib/http/response-schemas.ts';
+import { RunSummarySchema } from '../lib/api/schemas.ts';
 
 export interface GetJobContext extends FunctionContext {
   readonly runs: Pick<RunStore, 'get' | 'paths'>;

@@ -5,7 +5,7 @@ import { createJob, isMultipart } from '../lib/inputs/intake.ts';
 import { jobUrls } from '../lib/jobs/urls.ts';
 import type { UrlGuard } from '../lib/net/url-guard.ts';
 import type { RunStore } from '../lib/runs/store.ts';
-import { CreatedJobSchema, MultipartJobSchema } from '../lib/http/response-schemas.ts';
+import { CreatedJobSchema, MultipartJobSchema } from '../lib/api/schemas.ts';
 import { JOB_SCHEMA } from '../lib/jobs/schema.ts';
 
 export interface CreateJobContext extends FunctionContext {

@@ -1,6 +1,6 @@
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
-import { buildOpenApi } from '../lib/http/openapi.ts';
-import { NAMED_SCHEMAS, OpenApiDocumentSchema } from '../lib/http/response-schemas.ts';
+import { buildOpenApi } from '../lib/api/openapi.ts';
+import { NAMED_SCHEMAS, OpenApiDocumentSchema } from '../lib/api/schemas.ts';
 import { jsonText } from '../lib/http/respond.ts';
 import { functions } from './index.ts'; // a cycle on purpose: read at request time, when every module has loaded
 

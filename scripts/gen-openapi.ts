@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { functions } from '../functions/index.ts';
-import { buildOpenApi } from '../lib/http/openapi.ts';
-import { NAMED_SCHEMAS } from '../lib/http/response-schemas.ts';
+import { buildOpenApi } from '../lib/api/openapi.ts';
+import { NAMED_SCHEMAS } from '../lib/api/schemas.ts';
 import { VERSION } from '../lib/version.ts';
 
 /** The OpenAPI document of every mounted function, as GET /openapi.json serves it. */

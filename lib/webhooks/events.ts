@@ -6,6 +6,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'run.started',
   'run.start_failed',
   'run.reattached',
+  'run.cancel_requested',
+  'run.cancel_recovered',
   'run.completed',
   'run.failed',
   'phase.started',

@@ -259,8 +259,8 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     async create(job, submittedText, inputs) {
       admit(job.webhook);
       const run = await base.create(job, submittedText, inputs);
+      specs.set(run.run_id, job.webhook ?? null); // no job.json read at the run's first event
       if (job.webhook) {
-        specs.set(run.run_id, job.webhook);
         outbox.mark(run.run_id);
         if (wants(job.webhook, 'run.created')) {
           // The store appended run.created itself: read it back (a fresh, one-line log).

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type request from 'supertest';
 import { functions } from '../../functions/index.ts';
-import { openApiPath } from '../../lib/http/openapi.ts';
+import { openApiPath } from '../../lib/api/openapi.ts';
 import { openApiText } from '../../scripts/gen-openapi.ts';
 import { until } from '../support/comfyui.ts';
 import { contractChecker } from '../support/contract.ts';

@@ -17,7 +17,7 @@ export interface Received {
 }
 
 /** How the receiver answers the n-th request (1-based) of a webhook id. */
-export type Behaviour = (attempt: number, id: string) => 'ok' | 'fail' | 'hang' | 'huge-ok' | 'huge-fail';
+export type Behaviour = (attempt: number, id: string) => 'ok' | 'fail' | 'hang' | 'huge-ok' | 'huge-fail' | 'redirect-private';
 
 /**
  * A real webhook receiver on 127.0.0.1: verifies every delivery's signature with the
@@ -31,7 +31,14 @@ export async function startReceiver(secret: string, behaviour: Behaviour = () =>
   const attempts = new Map<string, number>();
   const sockets = new Set<Socket>();
   let hugeFinished = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => {
+      inFlight -= 1;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -56,6 +63,11 @@ export async function startReceiver(secret: string, behaviour: Behaviour = () =>
       received.push(entry);
       const how = behaviour(n, id);
       if (how === 'hang') return; // never answers
+      if (how === 'redirect-private') {
+        entry.answered = 307;
+        res.writeHead(307, { location: 'http://10.0.0.1/hooks' }).end();
+        return;
+      }
       if (how === 'huge-ok' || how === 'huge-fail') {
         entry.answered = how === 'huge-ok' ? 200 : 500;
         res.writeHead(entry.answered, { 'content-type': 'text/plain', 'content-length': String(10 * 1024 * 1024) });
@@ -93,6 +105,8 @@ export async function startReceiver(secret: string, behaviour: Behaviour = () =>
     unverified,
     /** 10 MB answers the sender read to the end (a bounded reader hangs up first). */
     hugeFinished: () => hugeFinished,
+    /** The most requests the receiver held open at once. */
+    maxInFlight: () => maxInFlight,
     /** Deliveries the receiver answered 2xx, by webhook id. */
     delivered(): Map<string, number> {
       const out = new Map<string, number>();

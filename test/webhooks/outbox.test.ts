@@ -153,6 +153,36 @@ describe('webhook outbox', () => {
     await a.close();
   });
 
+  it('at most webhooks.concurrency deliveries are in flight at once', async () => {
+    const dir = tempDir();
+    const r = await startReceiver(secret, () => 'hang');
+    receivers.push(r);
+    const a = build(dir, { concurrency: 2, timeoutMs: 600 });
+    const events = ['run.created', 'run.started', 'phase.started', 'phase.completed', 'phase.failed', 'run.failed'] as const;
+    const run = await a.runs.create({ workflow: wf(), webhook: { url: r.url, events: [...events] } });
+    for (const type of events.slice(1)) await a.runs.appendEvent(run.run_id, type);
+    await until('every delivery tried', () => new Set(r.received.map((x) => x.id)).size === 6, 10_000);
+    assert.equal(r.maxInFlight(), 2);
+    await a.close();
+  });
+
+  it('a redirect to a private address is refused at the redirect: blocked, no retry, nothing sent there', async () => {
+    const dir = tempDir();
+    const r = await startReceiver(secret, () => 'redirect-private');
+    receivers.push(r);
+    const a = build(dir);
+    const run = await a.runs.create({ workflow: wf(), webhook: { url: r.url, events: ['run.started'] } });
+    await a.runs.appendEvent(run.run_id, 'run.started');
+    const [rec] = await until('blocked', () => {
+      const rs = records(run.workdir);
+      return rs[0]?.state === 'failed' ? rs : null;
+    });
+    assert.deepEqual([rec.attempts, rec.last_status], [1, 'blocked']);
+    assert.match(rec.last_error, /redirect refused/);
+    assert.equal(r.received.length, 1);
+    await a.close();
+  });
+
   it('refuses a webhook job when no secret is configured (400 webhooks_disabled, nothing written)', async () => {
     const dir = tempDir();
     const config = parseConfig({ apiKey: TEST_KEY, runsDir: dir }, dir).webhooks;

@@ -1,7 +1,7 @@
 import { type JsonSchema, toJsonSchema, toJsonSchemaDefs } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
 import { ERRORS, type ErrorCode } from '../errors.ts';
-import type { FunctionDoc, ParamSpec, VidaxFunction } from './function.ts';
+import type { FunctionDoc, ParamSpec, VidaxFunction } from '../http/function.ts';
 
 /** Codes any endpoint may answer: the key check, the body limit, a bug. */
 export const COMMON_ERRORS: readonly ErrorCode[] = ['unauthorized', 'payload_too_large', 'internal_error'];

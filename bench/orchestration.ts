@@ -3,7 +3,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../test/support/simulator.ts';
 import type { Bench } from './lib/bench.ts';
-import { openDirectClient, type DirectTimes } from './lib/comfy-direct.ts';
+import { openDirectClient, type DirectTimes } from './lib/comfyui-direct.ts';
 import { median, percentile } from './lib/load.ts';
 import { needFiles } from './lib/needs.ts';
 import { check, type Row } from './lib/results.ts';

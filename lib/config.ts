@@ -7,14 +7,14 @@ const MIN_KEY_LENGTH = 16;
 const posInt = (max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
-const ComfyRestartSchema = v.strictObject({
+const ComfyUIRestartSchema = v.strictObject({
   enabled: v.optional(v.boolean(), true),
   maxRestarts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1000)), 5),
   backoffMs: v.optional(posInt(600_000), 1000),
   maxBackoffMs: v.optional(posInt(3_600_000), 30_000),
 });
 
-const ComfySchema = v.strictObject({
+const ComfyUISchema = v.strictObject({
   url: v.optional(v.pipe(v.string(), v.url(), v.regex(/^https?:\/\//, 'must be an http(s) URL')), 'http://127.0.0.1:8188'),
   autoStart: v.optional(v.boolean(), true),
   command: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1)), [
@@ -27,7 +27,7 @@ const ComfySchema = v.strictObject({
   logMaxBytes: v.optional(posInt(), 10 * 1024 * 1024),
   requestTimeoutMs: v.optional(posInt(3_600_000), 30_000),
   healthTimeoutMs: v.optional(posInt(60_000), 1500),
-  restart: v.optional(ComfyRestartSchema, {}),
+  restart: v.optional(ComfyUIRestartSchema, {}),
 });
 
 const WebhookRetrySchema = v.strictObject({
@@ -78,13 +78,13 @@ export const ConfigSchema = v.strictObject({
   requestLog: v.optional(v.boolean(), true),
   logPathMaxChars: v.optional(posInt(65_536), 256),
   logUnauthenticatedPerSec: v.optional(posInt(1_000_000), 20),
-  comfyui: v.optional(ComfySchema, {}),
+  comfyui: v.optional(ComfyUISchema, {}),
   webhooks: v.optional(WebhooksSchema, {}),
   inputs: v.optional(InputsSchema, {}),
 });
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
-export type ComfyConfig = Readonly<Omit<Parsed['comfyui'], 'restart' | 'logFile' | 'env' | 'command'>> & {
+export type ComfyUIConfig = Readonly<Omit<Parsed['comfyui'], 'restart' | 'logFile' | 'env' | 'command'>> & {
   readonly logFile: string;
   readonly env: Readonly<Record<string, string>>;
   readonly command: readonly string[];
@@ -97,7 +97,7 @@ export type WebhooksConfig = Readonly<Omit<Parsed['webhooks'], 'urlAllow' | 'ret
 export type InputsConfig = Readonly<Omit<Parsed['inputs'], 'urlAllow'>> & { readonly urlAllow: readonly string[] };
 export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'webhooks' | 'inputs'>> & {
   readonly apiKey: string;
-  readonly comfyui: ComfyConfig;
+  readonly comfyui: ComfyUIConfig;
   readonly webhooks: WebhooksConfig;
   readonly inputs: InputsConfig;
   /** Where the config file was read from, or null for built-in defaults. */
@@ -137,8 +137,8 @@ const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, value: string
     raw.webhooks = { ...webhooks, secret: value };
   },
   VIDAX_COMFYUI_URL: (raw, value) => {
-    const comfy = isObject(raw.comfyui) ? raw.comfyui : {};
-    raw.comfyui = { ...comfy, url: value };
+    const comfyui = isObject(raw.comfyui) ? raw.comfyui : {};
+    raw.comfyui = { ...comfyui, url: value };
   },
 };
 

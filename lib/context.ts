@@ -1,5 +1,5 @@
 import { createKeyCheck } from './http/auth.ts';
-import { type ComfyClient, createComfyClient } from './comfyui/client.ts';
+import { type ComfyUIClient, createComfyUIClient } from './comfyui/client.ts';
 import { createEventStream, type EventStream } from './comfyui/events.ts';
 import { createProcessManager, type ProcessManager } from './comfyui/process-manager.ts';
 import type { Config } from './config.ts';
@@ -22,9 +22,9 @@ export interface Context {
   readonly version: string;
   readonly startedAt: number;
   /** HTTP client of ComfyUI at config.comfyui.url. */
-  readonly comfy: ComfyClient;
+  readonly comfyui: ComfyUIClient;
   /** The one WebSocket event stream to ComfyUI (lazy: connects on first use). */
-  readonly comfyEvents: EventStream;
+  readonly comfyuiEvents: EventStream;
   /** Starts, adopts, supervises and stops ComfyUI. */
   readonly processManager: ProcessManager;
   /** Runs on disk under config.runsDir (the source of truth; memory is a bounded cache). */
@@ -46,9 +46,9 @@ export async function buildContext({ config, log, version }: BuildContextOptions
   ctx: Context;
   dispose: () => Promise<void>;
 }> {
-  const comfy = createComfyClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
-  const comfyEvents = createEventStream({ url: config.comfyui.url, log });
-  const processManager = createProcessManager({ config: config.comfyui, client: comfy, log });
+  const comfyui = createComfyUIClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
+  const comfyuiEvents = createEventStream({ url: config.comfyui.url, log });
+  const processManager = createProcessManager({ config: config.comfyui, client: comfyui, log });
   const store = createRunStore({ runsDir: config.runsDir, log });
   await store.recover(); // half-created runs and temp files a crash left; touches only the .active index
   // Signed deliveries of run events hook into the store's create and appendEvent (lib/webhooks/).
@@ -69,14 +69,14 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     auth: createKeyCheck(config.apiKey),
     version,
     startedAt: Date.now(),
-    comfy,
-    comfyEvents,
+    comfyui,
+    comfyuiEvents,
     processManager,
     runs,
     runner: createRunner({
       runs,
-      comfy,
-      events: comfyEvents,
+      comfyui,
+      events: comfyuiEvents,
       processManager,
       log,
       defaultTimeoutS: config.defaultTimeoutS,
@@ -86,9 +86,9 @@ export async function buildContext({ config, log, version }: BuildContextOptions
   });
   const dispose = async () => {
     await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
-    comfyEvents.close();
+    comfyuiEvents.close();
     await processManager.stop(); // only a ComfyUI VIDAX started; an adopted one keeps running
-    await comfy.close();
+    await comfyui.close();
     await webhooks.close(); // pending deliveries stay recorded for the next start
     await inputGuard.close();
     await runs.close(); // pending manifest writes and events land before exit

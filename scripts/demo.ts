@@ -27,17 +27,17 @@ async function freePort(preferred: number): Promise<number> {
 
 const base = mkdtempSync(join(tmpdir(), 'vidax-demo-'));
 const apiKey = randomBytes(24).toString('hex');
-const comfyPort = await freePort(8188);
+const comfyuiPort = await freePort(8188);
 const config = parseConfig(
   {
     apiKey,
     port: await freePort(8787),
     runsDir: join(base, 'runs'),
     comfyui: {
-      url: `http://127.0.0.1:${comfyPort}`,
+      url: `http://127.0.0.1:${comfyuiPort}`,
       command: [
         process.execPath, '--import', import.meta.resolve('tsx'), join(ROOT, 'simulator', 'main.ts'),
-        '--listen', '127.0.0.1', '--port', String(comfyPort), '--output-directory', join(base, 'comfyui-output'),
+        '--listen', '127.0.0.1', '--port', String(comfyuiPort), '--output-directory', join(base, 'comfyui-output'),
       ],
       startTimeoutMs: 20_000,
     },

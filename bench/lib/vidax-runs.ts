@@ -21,13 +21,13 @@ export function withPrefix(graph: Graph, sub: string): Graph {
   return g;
 }
 
-/** The production bundle adopting the ComfyUI at `comfyUrl` (already running, so VIDAX never spawns one). */
-export function startVidaxOn(comfyUrl: string, opts: { runsDir: string; logFile: string; name?: string; nodeArgs?: string[] }): Promise<RunningServer> {
+/** The production bundle adopting the ComfyUI at `comfyuiUrl` (already running, so VIDAX never spawns one). */
+export function startVidaxOn(comfyuiUrl: string, opts: { runsDir: string; logFile: string; name?: string; nodeArgs?: string[] }): Promise<RunningServer> {
   buildBundle();
   return startServer({
     name: opts.name ?? 'VIDAX',
     argv: [...(opts.nodeArgs ?? START_NODE_FLAGS), BUNDLE],
-    env: { VIDAX_RUNS_DIR: opts.runsDir, VIDAX_COMFYUI_URL: comfyUrl },
+    env: { VIDAX_RUNS_DIR: opts.runsDir, VIDAX_COMFYUI_URL: comfyuiUrl },
     logFile: opts.logFile,
     cwd: ROOT,
   });

@@ -107,7 +107,7 @@ export const HealthSchema = v.object({
   uptime_s: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
 
-export const ComfyHealthSchema = v.object({
+export const ComfyUIHealthSchema = v.object({
   ok: v.pipe(v.boolean(), v.description('ComfyUI answers /system_stats')),
   url: v.string(),
   managed: v.boolean(),
@@ -122,7 +122,7 @@ export const ComfyHealthSchema = v.object({
   error: v.optional(v.string()),
 });
 
-export const ComfyStartedSchema = v.object({
+export const ComfyUIStartedSchema = v.object({
   ok: v.literal(true),
   status: v.literal('ready'),
   url: v.string(),

@@ -3,7 +3,7 @@ import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
 import { Agent, type Dispatcher, FormData, fetch, request } from 'undici';
 import { download } from './download.ts';
-import { ComfyError, toComfyError } from './errors.ts';
+import { ComfyUIError, toComfyUIError } from './errors.ts';
 import type {
   CallOptions,
   DownloadResult,
@@ -18,7 +18,7 @@ import type {
   UploadResult,
 } from './types.ts';
 
-export interface ComfyClient {
+export interface ComfyUIClient {
   readonly url: string;
   systemStats(opts?: CallOptions): Promise<SystemStats>;
   /** `POST /prompt`. 400 → COMFYUI_REJECTED ({error, node_errors}); 413/500 → COMFYUI_HTTP_ERROR. */
@@ -37,7 +37,7 @@ export interface ComfyClient {
   close(): Promise<void>;
 }
 
-export interface ComfyClientOptions {
+export interface ComfyUIClientOptions {
   url: string;
   /** Default deadline of each call (config.comfyui.requestTimeoutMs). */
   requestTimeoutMs: number;
@@ -52,7 +52,7 @@ export const mintPromptId = (): string => randomUUID();
 
 type Reply = Dispatcher.ResponseData;
 
-export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dispatcher }: ComfyClientOptions): ComfyClient {
+export function createComfyUIClient({ url, requestTimeoutMs, connectTimeoutMs, dispatcher }: ComfyUIClientOptions): ComfyUIClient {
   const base = url.replace(/\/+$/, '');
   const agent: Dispatcher = dispatcher ?? new Agent({
     keepAliveTimeout: 4_000,
@@ -89,15 +89,15 @@ export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dis
       return await use(reply);
     } catch (err) {
       if (opts.signal?.aborted && !deadline.aborted) throw err; // the caller cancelled
-      throw toComfyError(err, what, base, deadline.aborted);
+      throw toComfyUIError(err, what, base, deadline.aborted);
     } finally {
       await reply?.body.dump().catch(() => {});
     }
   }
 
-  async function httpError(what: string, reply: Reply): Promise<ComfyError> {
+  async function httpError(what: string, reply: Reply): Promise<ComfyUIError> {
     const text = (await reply.body.text().catch(() => '')).slice(0, 500);
-    return new ComfyError('COMFYUI_HTTP_ERROR', `ComfyUI answered ${what} with HTTP ${reply.statusCode}`, {
+    return new ComfyUIError('COMFYUI_HTTP_ERROR', `ComfyUI answered ${what} with HTTP ${reply.statusCode}`, {
       details: { status: reply.statusCode, body: text },
     });
   }
@@ -135,13 +135,13 @@ export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dis
             try {
               body = JSON.parse(text) as Partial<RejectedDetails>;
             } catch {
-              throw new ComfyError('COMFYUI_HTTP_ERROR', 'ComfyUI answered POST /prompt with HTTP 400', {
+              throw new ComfyUIError('COMFYUI_HTTP_ERROR', 'ComfyUI answered POST /prompt with HTTP 400', {
                 details: { status: 400, body: text.slice(0, 500) },
               });
             }
             const details: RejectedDetails = { error: body.error ?? 'unknown', node_errors: body.node_errors ?? {} };
             const message = typeof details.error === 'string' ? details.error : details.error.message;
-            throw new ComfyError('COMFYUI_REJECTED', `ComfyUI rejected the workflow: ${message}`, { details });
+            throw new ComfyUIError('COMFYUI_REJECTED', `ComfyUI rejected the workflow: ${message}`, { details });
           }
           const out = (await expectJson('POST /prompt')(reply)) as SubmitResult;
           return { prompt_id: out.prompt_id, number: out.number, node_errors: out.node_errors ?? {} };
@@ -201,7 +201,7 @@ export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dis
         const res = await fetch(`${base}/upload/image`, { method: 'POST', body: form, dispatcher: agent, signal });
         const text = await res.text();
         if (res.status !== 200) {
-          throw new ComfyError('COMFYUI_HTTP_ERROR', `ComfyUI answered POST /upload/image with HTTP ${res.status}`, {
+          throw new ComfyUIError('COMFYUI_HTTP_ERROR', `ComfyUI answered POST /upload/image with HTTP ${res.status}`, {
             details: { status: res.status, body: text.slice(0, 500) },
           });
         }
@@ -209,7 +209,7 @@ export function createComfyClient({ url, requestTimeoutMs, connectTimeoutMs, dis
         return { name: out.name, subfolder: out.subfolder ?? '', type: out.type ?? 'input' };
       } catch (err) {
         if (opts.signal?.aborted && !deadline.aborted) throw err;
-        throw toComfyError(err, 'POST /upload/image', base, deadline.aborted);
+        throw toComfyUIError(err, 'POST /upload/image', base, deadline.aborted);
       }
     },
 

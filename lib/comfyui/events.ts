@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Dispatcher, WebSocket } from 'undici';
 import type { Logger } from '../logger.ts';
-import { ComfyError } from './errors.ts';
+import { ComfyUIError } from './errors.ts';
 
 /** A text message from ComfyUI's `/ws`: `{type, data}`. */
-export interface ComfyEvent {
+export interface ComfyUIEvent {
   type: string;
   data: Record<string, unknown>;
 }
@@ -20,7 +20,7 @@ export interface EventStream {
   /** Resolves with the clientId of a registered socket (its first `status` arrived); connects if needed. */
   ready(timeoutMs?: number): Promise<string>;
   /** Messages whose `data.prompt_id` is `promptId`; returns the unsubscribe function. */
-  subscribe(promptId: string, listener: (event: ComfyEvent) => void): () => void;
+  subscribe(promptId: string, listener: (event: ComfyUIEvent) => void): () => void;
   /** 'open' (with the new clientId) after each registration, 'lost' when that socket closed. */
   onConnectionChange(listener: (state: ConnectionState, clientId: string) => void): () => void;
   /** The current registered clientId, or null while not connected. */
@@ -46,7 +46,7 @@ export interface EventStreamOptions {
  */
 export function createEventStream({ url, log, dispatcher, backoff = { initialMs: 500, maxMs: 10_000 }, readyTimeoutMs = 10_000 }: EventStreamOptions): EventStream {
   const wsBase = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}/ws`;
-  const subscribers = new Map<string, Set<(event: ComfyEvent) => void>>();
+  const subscribers = new Map<string, Set<(event: ComfyUIEvent) => void>>();
   const stateListeners = new Set<(state: ConnectionState, clientId: string) => void>();
   const waiters = new Set<{ resolve: (id: string) => void; reject: (err: Error) => void }>();
   let ws: WebSocket | null = null;
@@ -79,9 +79,9 @@ export function createEventStream({ url, log, dispatcher, backoff = { initialMs:
     });
     socket.addEventListener('message', (ev) => {
       if (typeof ev.data !== 'string') return;
-      let msg: ComfyEvent;
+      let msg: ComfyUIEvent;
       try {
-        msg = JSON.parse(ev.data) as ComfyEvent;
+        msg = JSON.parse(ev.data) as ComfyUIEvent;
       } catch {
         return;
       }
@@ -130,7 +130,7 @@ export function createEventStream({ url, log, dispatcher, backoff = { initialMs:
       return registeredId;
     },
     ready(timeoutMs = readyTimeoutMs) {
-      if (closed) return Promise.reject(new ComfyError('COMFYUI_UNREACHABLE', 'the ComfyUI event stream is closed'));
+      if (closed) return Promise.reject(new ComfyUIError('COMFYUI_UNREACHABLE', 'the ComfyUI event stream is closed'));
       if (registeredId) return Promise.resolve(registeredId);
       return new Promise<string>((resolve, reject) => {
         const waiter = {
@@ -148,8 +148,8 @@ export function createEventStream({ url, log, dispatcher, backoff = { initialMs:
           const silent = ws !== null && everOpened;
           waiter.reject(
             silent
-              ? new ComfyError('COMFYUI_TIMEOUT', `ComfyUI's WebSocket sent no status within ${timeoutMs} ms`)
-              : new ComfyError('COMFYUI_UNREACHABLE', `could not connect to ComfyUI's WebSocket at ${wsBase} within ${timeoutMs} ms`),
+              ? new ComfyUIError('COMFYUI_TIMEOUT', `ComfyUI's WebSocket sent no status within ${timeoutMs} ms`)
+              : new ComfyUIError('COMFYUI_UNREACHABLE', `could not connect to ComfyUI's WebSocket at ${wsBase} within ${timeoutMs} ms`),
           );
         }, timeoutMs);
         waiters.add(waiter);
@@ -157,7 +157,7 @@ export function createEventStream({ url, log, dispatcher, backoff = { initialMs:
       });
     },
     subscribe(promptId, listener) {
-      const set = subscribers.get(promptId) ?? new Set<(event: ComfyEvent) => void>();
+      const set = subscribers.get(promptId) ?? new Set<(event: ComfyUIEvent) => void>();
       subscribers.set(promptId, set);
       set.add(listener);
       connect();
@@ -176,7 +176,7 @@ export function createEventStream({ url, log, dispatcher, backoff = { initialMs:
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = null;
-      for (const w of waiters) w.reject(new ComfyError('COMFYUI_UNREACHABLE', 'the ComfyUI event stream is closed'));
+      for (const w of waiters) w.reject(new ComfyUIError('COMFYUI_UNREACHABLE', 'the ComfyUI event stream is closed'));
       waiters.clear();
       subscribers.clear();
       stateListeners.clear();

@@ -1,17 +1,17 @@
-import type { ComfyClient } from './client.ts';
+import type { ComfyUIClient } from './client.ts';
 import { recordedPid } from './spawn.ts';
 
-export type ComfyStatus = 'ready' | 'starting' | 'stopped' | 'crashed' | 'unreachable';
+export type ComfyUIStatus = 'ready' | 'starting' | 'stopped' | 'crashed' | 'unreachable';
 export type ManagerPhase = 'idle' | 'starting' | 'ready' | 'crashed' | 'stopped';
 
 /** The body of `GET /comfyui/health`. */
-export interface ComfyHealth {
+export interface ComfyUIHealth {
   ok: boolean;
   url: string;
   /** True when the ComfyUI answering is a process VIDAX started. */
   managed: boolean;
   pid: number | null;
-  status: ComfyStatus;
+  status: ComfyUIStatus;
   latency_ms: number | null;
   version?: string;
   devices?: { name: string; type: string; vram_total: number; vram_free: number }[];
@@ -23,7 +23,7 @@ export interface ComfyHealth {
 }
 
 export interface ProbeInput {
-  client: ComfyClient;
+  client: ComfyUIClient;
   url: string;
   timeoutMs: number;
   phase: ManagerPhase;
@@ -40,7 +40,7 @@ export interface ProbeInput {
  * says what VIDAX knows: its own child is `starting`, `crashed` or `stopped`, or (no child of
  * ours to blame) `unreachable`.
  */
-export async function probeHealth(p: ProbeInput): Promise<ComfyHealth> {
+export async function probeHealth(p: ProbeInput): Promise<ComfyUIHealth> {
   const managed = p.managedPid !== null;
   const base = { url: p.url, managed, pid: p.managedPid, restarts: p.restarts, log_file: p.logFile };
   const started = performance.now();
@@ -60,7 +60,7 @@ export async function probeHealth(p: ProbeInput): Promise<ComfyHealth> {
     };
   } catch (err) {
     await queueP;
-    let status: ComfyStatus = 'unreachable';
+    let status: ComfyUIStatus = 'unreachable';
     if (p.phase === 'starting') status = 'starting';
     else if (!managed && p.phase === 'crashed') status = 'crashed';
     else if (!managed && (p.phase === 'stopped' || (p.phase === 'idle' && p.autoStart))) status = 'stopped';

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ComfyConfig } from '../config.ts';
+import type { ComfyUIConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { ComfyClient } from './client.ts';
-import { ComfyError } from './errors.ts';
-import { probeHealth, type ComfyHealth, type ManagerPhase } from './health.ts';
+import type { ComfyUIClient } from './client.ts';
+import { ComfyUIError } from './errors.ts';
+import { probeHealth, type ComfyUIHealth, type ManagerPhase } from './health.ts';
 import { type ExitInfo, type ManagedChild, recordedPid, spawnManaged } from './spawn.ts';
 
 export interface Ensured {
@@ -25,10 +25,10 @@ export interface CrashInfo {
 }
 
 export interface ProcessManager {
-  /** Healthy ComfyUI or a ComfyError (COMFYUI_START_FAILED / COMFYUI_TIMEOUT). Concurrent callers share one start. */
+  /** Healthy ComfyUI or a ComfyUIError (COMFYUI_START_FAILED / COMFYUI_TIMEOUT). Concurrent callers share one start. */
   ensureComfyUI(): Promise<Ensured>;
   /** A probe answered within about healthTimeoutMs, whatever ComfyUI does. */
-  health(): Promise<ComfyHealth>;
+  health(): Promise<ComfyUIHealth>;
   /** Called when a managed ComfyUI that was ready exits unexpectedly. */
   onCrash(listener: (info: CrashInfo) => void): () => void;
   /** Stops a ComfyUI that VIDAX started (SIGTERM, then SIGKILL); adopted ones are left alone. */
@@ -36,8 +36,8 @@ export interface ProcessManager {
 }
 
 export interface ProcessManagerOptions {
-  config: ComfyConfig;
-  client: ComfyClient;
+  config: ComfyUIConfig;
+  client: ComfyUIClient;
   log: Logger;
   /** Delay between SIGTERM and SIGKILL (default 5000). */
   graceMs?: number;
@@ -60,11 +60,11 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
 
   const alive = (c: ManagedChild | null): c is ManagedChild => c !== null && c.exit === null;
   const probe = (timeoutMs = config.healthTimeoutMs) =>
-    client.systemStats({ timeoutMs }).then(() => null, (err: ComfyError) => err);
+    client.systemStats({ timeoutMs }).then(() => null, (err: ComfyUIError) => err);
 
-  function startFailed(c: ManagedChild, exit: ExitInfo): ComfyError {
+  function startFailed(c: ManagedChild, exit: ExitInfo): ComfyUIError {
     const how = exit.message ?? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`);
-    return new ComfyError('COMFYUI_START_FAILED', `ComfyUI ${how} before it became ready`, {
+    return new ComfyUIError('COMFYUI_START_FAILED', `ComfyUI ${how} before it became ready`, {
       details: { exit_code: exit.code, signal: exit.signal, last_lines: c.lastLines(), log_file: config.logFile },
     });
   }
@@ -89,7 +89,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
           await c.terminate();
           phase = 'stopped';
         }
-        throw new ComfyError('COMFYUI_TIMEOUT', `ComfyUI did not become ready within ${config.startTimeoutMs} ms`, { details });
+        throw new ComfyUIError('COMFYUI_TIMEOUT', `ComfyUI did not become ready within ${config.startTimeoutMs} ms`, { details });
       }
       await Promise.race([sleep(Math.min(pollMs, 250)), c.exited]);
     }
@@ -165,7 +165,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     // Our own process is up but not answering (busy or hung): wait for it, never kill it here.
     if (alive(child)) return waitReady(child, Date.now() + config.startTimeoutMs, false);
     if (!config.autoStart) {
-      throw new ComfyError('COMFYUI_START_FAILED', `ComfyUI is not answering at ${url} and comfyui.autoStart is false; start it yourself or set comfyui.autoStart to true`, {
+      throw new ComfyUIError('COMFYUI_START_FAILED', `ComfyUI is not answering at ${url} and comfyui.autoStart is false; start it yourself or set comfyui.autoStart to true`, {
         details: { url, auto_start: false },
       });
     }

@@ -1,6 +1,6 @@
 /** Shapes of ComfyUI's HTTP API (see docs/comfyui-api.md §2), as far as VIDAX reads them. */
 
-export interface ComfyDevice {
+export interface ComfyUIDevice {
   name: string;
   type: string;
   index: number | null;
@@ -12,11 +12,11 @@ export interface ComfyDevice {
 
 export interface SystemStats {
   system: { comfyui_version?: string; os?: string; python_version?: string; pytorch_version?: string; [key: string]: unknown };
-  devices: ComfyDevice[];
+  devices: ComfyUIDevice[];
 }
 
 /** An API-format graph: node id (a string) → node. */
-export type ComfyGraph = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title?: string } }>;
+export type ComfyUIGraph = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title?: string } }>;
 
 export interface NodeErrorItem {
   type: string;
@@ -32,7 +32,7 @@ export interface NodeError {
 }
 
 export interface SubmitInput {
-  prompt: ComfyGraph | Record<string, unknown>;
+  prompt: ComfyUIGraph | Record<string, unknown>;
   /** Minted by VIDAX (`mintPromptId()`), a lowercase UUID. */
   promptId: string;
   /** The event stream's clientId; without it ComfyUI sends no execution events. */

@@ -41,7 +41,7 @@ export function cleanContentType(declared: string | undefined | null, filename: 
 }
 
 /** The name an input gets in ComfyUI: the input name, plus the extension of its file name if it has none. */
-export function comfyFileName(name: string, filename: string): string {
+export function comfyuiFileName(name: string, filename: string): string {
   if (extname(name) !== '') return name;
   const ext = extname(filename);
   return /^\.[A-Za-z0-9]{1,8}$/.test(ext) ? `${name}${ext.toLowerCase()}` : name;

@@ -1,9 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComfyClient } from '../comfyui/client.ts';
+import type { ComfyUIClient } from '../comfyui/client.ts';
 import { syncAndRename, tempPathFor } from '../files/atomic-file.ts';
 import { OutboundError, type UrlGuard } from '../net/url-guard.ts';
-import { cleanContentType, cleanFilename, comfyFileName } from './names.ts';
+import { cleanContentType, cleanFilename, comfyuiFileName } from './names.ts';
 import type { InputEntry } from './types.ts';
 
 /** A prepare step that failed: the run fails `prepare` with this code. */
@@ -62,7 +62,7 @@ export async function fetchUrlInputs(
  * the value a loader node takes (`<subfolder>/<name ComfyUI returned>`).
  */
 export async function uploadInputs(
-  comfy: Pick<ComfyClient, 'upload'>,
+  comfyui: Pick<ComfyUIClient, 'upload'>,
   runId: string,
   inputsDir: string,
   entries: readonly InputEntry[],
@@ -73,9 +73,9 @@ export async function uploadInputs(
   for (const entry of entries) {
     if (!names.has(entry.name)) continue;
     try {
-      const r = await comfy.upload(join(inputsDir, entry.name), {
+      const r = await comfyui.upload(join(inputsDir, entry.name), {
         subfolder: `vidax/${runId}`,
-        filename: comfyFileName(entry.name, entry.filename),
+        filename: comfyuiFileName(entry.name, entry.filename),
         overwrite: true,
         timeoutMs: 600_000,
         ...(signal ? { signal } : {}),

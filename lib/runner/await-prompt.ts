@@ -3,10 +3,10 @@
  * hints (`executing {node:null}` or an `execution_*` end message), `/history/{id}` decides, and
  * `/queue` tells a waiting prompt from a lost one. Polling goes on whatever the socket does.
  */
-import type { ComfyClient } from '../comfyui/client.ts';
+import type { ComfyUIClient } from '../comfyui/client.ts';
 import type { HistoryEntry, QueueState } from '../comfyui/types.ts';
 
-export type PromptSource = Pick<ComfyClient, 'history' | 'queue'>;
+export type PromptSource = Pick<ComfyUIClient, 'history' | 'queue'>;
 
 export type PromptOutcome =
   | { kind: 'finished'; entry: HistoryEntry }

@@ -1,17 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComfyClient } from '../comfyui/client.ts';
-import { isComfyError } from '../comfyui/errors.ts';
+import type { ComfyUIClient } from '../comfyui/client.ts';
+import { isComfyUIError } from '../comfyui/errors.ts';
 import { type RunError, runError } from '../errors.ts';
-import type { ComfyEvent, EventStream } from '../comfyui/events.ts';
+import type { ComfyUIEvent, EventStream } from '../comfyui/events.ts';
 import type { HistoryEntry } from '../comfyui/types.ts';
 import { awaitPrompt, Hint, type PromptOutcome } from './await-prompt.ts';
 import { cancelledError, isCancelled } from './cancel.ts';
 import { classify, planOutputs } from './outputs.ts';
 import { throttle } from './progress.ts';
 
-export interface ComfyPhaseIO {
-  comfy: ComfyClient;
+export interface ComfyUIPhaseIO {
+  comfyui: ComfyUIClient;
   events: EventStream;
   /** Appends one event to the run's log. */
   event(type: string, fields?: Record<string, unknown>): void;
@@ -23,19 +23,19 @@ export interface ComfyPhaseIO {
   progressEveryMs: number;
 }
 
-export type ComfyPhaseResult =
+export type ComfyUIPhaseResult =
   | { ok: true; artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[]; files: number }
   | { ok: false; stopped: false; error: RunError }
   /** VIDAX is stopping: the run stays `running` for the next start to recover. */
   | { ok: false; stopped: true };
 
 /** Turns ComfyUI's WebSocket messages for one prompt into run events and manifest progress. */
-function listen(io: ComfyPhaseIO, promptId: string, hint: Hint): () => void {
+function listen(io: ComfyUIPhaseIO, promptId: string, hint: Hint): () => void {
   const progress = throttle(io.progressEveryMs, (p: Record<string, unknown>) => {
     io.event('comfyui.progress', p);
     io.patchPhase({ progress: p });
   });
-  const unsubscribe = io.events.subscribe(promptId, (msg: ComfyEvent) => {
+  const unsubscribe = io.events.subscribe(promptId, (msg: ComfyUIEvent) => {
     const d = msg.data;
     switch (msg.type) {
       case 'execution_start':
@@ -93,10 +93,10 @@ function outcomeError(outcome: Exclude<PromptOutcome, { kind: 'finished' | 'stop
  * pass no `submit`. A failing `submit` rejects; the runner records its code.
  */
 export async function finishPrompt(
-  io: ComfyPhaseIO,
+  io: ComfyUIPhaseIO,
   opts: { promptId: string; deadline: number; timeoutS: number; outputsDir: string; workdir: string },
   submit?: () => Promise<void>,
-): Promise<ComfyPhaseResult> {
+): Promise<ComfyUIPhaseResult> {
   const hint = new Hint();
   const stopListening = listen(io, opts.promptId, hint);
   let outcome: PromptOutcome;
@@ -105,7 +105,7 @@ export async function finishPrompt(
     outcome = await awaitPrompt(
       {
         promptId: opts.promptId,
-        source: io.comfy,
+        source: io.comfyui,
         deadline: opts.deadline,
         signal: io.signal,
         pollMs: io.pollMs,
@@ -120,8 +120,8 @@ export async function finishPrompt(
   }
   if (outcome.kind === 'timeout' || outcome.kind === 'cancelled') {
     // Stop that prompt only: interrupt it if it runs, drop it if it still waits.
-    await io.comfy.interrupt(opts.promptId).catch(() => {});
-    await io.comfy.deleteQueued([opts.promptId]).catch(() => {});
+    await io.comfyui.interrupt(opts.promptId).catch(() => {});
+    await io.comfyui.deleteQueued([opts.promptId]).catch(() => {});
     io.event('comfyui.interrupted_by_vidax', { reason: outcome.kind === 'timeout' ? 'timeout' : 'cancelled' });
   }
   if (outcome.kind === 'stopped') return { ok: false, stopped: true };
@@ -129,7 +129,7 @@ export async function finishPrompt(
   return downloadOutputs(io, outcome.entry, opts.outputsDir, opts.workdir);
 }
 
-async function downloadOutputs(io: ComfyPhaseIO, entry: HistoryEntry, outputsDir: string, workdir: string): Promise<ComfyPhaseResult> {
+async function downloadOutputs(io: ComfyUIPhaseIO, entry: HistoryEntry, outputsDir: string, workdir: string): Promise<ComfyUIPhaseResult> {
   const error = classify(entry);
   if (error) return { ok: false, stopped: false, error };
   const { files, refused } = planOutputs(entry);
@@ -139,12 +139,12 @@ async function downloadOutputs(io: ComfyPhaseIO, entry: HistoryEntry, outputsDir
   for (const out of files) {
     if (isCancelled(io.signal)) return { ok: false, stopped: false, error: cancelledError('comfyui') };
     try {
-      const got = await io.comfy.download(out.file, join(outputsDir, out.name));
+      const got = await io.comfyui.download(out.file, join(outputsDir, out.name));
       const path = join(outputsDir, out.name).slice(workdir.length + 1);
       artifacts.push({ path, bytes: got.bytes, sha256: got.sha256, phase: 'comfyui' });
       io.event('comfyui.output_downloaded', { node: out.node, path, bytes: got.bytes });
     } catch (err) {
-      const code = isComfyError(err) ? err.code : 'COMFYUI_DOWNLOAD_FAILED';
+      const code = isComfyUIError(err) ? err.code : 'COMFYUI_DOWNLOAD_FAILED';
       return { ok: false, stopped: false, error: runError(code, `downloading ${out.file.filename} failed: ${(err as Error).message}`) };
     }
   }

@@ -3,7 +3,7 @@ import type { Job } from '../jobs/schema.ts';
 import type { Manifest, PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { cancelledError, isCancelled } from './cancel.ts';
-import type { ComfyPhaseResult } from './comfyui-phase.ts';
+import type { ComfyUIPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
 import { beginPhase, endPhase } from './phases.ts';
 
@@ -20,7 +20,7 @@ export interface RunSteps {
  * After the comfyui phase: records its outcome, skips stabilize and lipsync (not available in
  * stage 1; requested ones make the run `partial`), writes final.mp4 and ends the run.
  */
-export async function finishRun(steps: RunSteps, id: string, job: Job, result: ComfyPhaseResult): Promise<void> {
+export async function finishRun(steps: RunSteps, id: string, job: Job, result: ComfyUIPhaseResult): Promise<void> {
   const { runs, event, fail } = steps;
   if (!result.ok) {
     if (result.stopped) return; // VIDAX is stopping: the next start recovers this run
@@ -30,7 +30,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   const partial = requested('stabilize') || requested('lipsync');
   const encodeWanted = job.phases?.encode?.enabled !== false;
   // The comfyui phase's outcome and the skipped phases land with the next manifest write.
-  const recordComfy = (m: Manifest) => {
+  const recordComfyUI = (m: Manifest) => {
     endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null });
     m.artifacts = [...m.artifacts.filter((a) => a.phase !== 'comfyui'), ...result.artifacts];
     for (const name of ['stabilize', 'lipsync'] as const) {
@@ -44,7 +44,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   // The run's last events land before its final manifest write (a reader of `completed` finds them).
   if (encodeWanted && isCancelled(steps.signal)) {
     // Cancelled once ComfyUI was done: its outputs stay recorded, encode is the phase cut.
-    await runs.update(id, (m) => recordComfy(m));
+    await runs.update(id, (m) => recordComfyUI(m));
     return fail(id, 'encode', cancelledError('encode'));
   }
   if (encodeWanted) {
@@ -55,7 +55,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
       done = await writeFinal(runs.paths(id).workdir, result.artifacts.find((a) => isMp4(a.path)));
     } catch (err) {
       await runs.update(id, (m) => {
-        recordComfy(m);
+        recordComfyUI(m);
         m.phases.encode.started_at = startedAt;
       });
       return fail(id, 'encode', isCancelled(steps.signal) ? cancelledError('encode') : runError('ENCODE_FAILED', (err as Error).message));
@@ -63,7 +63,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
     void event(id, 'phase.completed', { phase: 'encode', placeholder: done.placeholder });
     await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
     await runs.update(id, (m) => {
-      recordComfy(m);
+      recordComfyUI(m);
       beginPhase(m, 'encode');
       m.phases.encode.started_at = startedAt;
       endPhase(m, 'encode', 'completed', { placeholder: done.placeholder, source: done.source, fps: job.phases?.encode?.fps ?? null });
@@ -75,7 +75,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
     void event(id, 'phase.skipped', { phase: 'encode' });
     await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
     await runs.update(id, (m) => {
-      recordComfy(m);
+      recordComfyUI(m);
       endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
       m.run_status = 'completed';
       m.exit_status = partial ? 'partial' : 'success';

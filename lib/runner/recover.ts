@@ -1,4 +1,4 @@
-import type { ComfyClient } from '../comfyui/client.ts';
+import type { ComfyUIClient } from '../comfyui/client.ts';
 import type { Manifest } from '../runs/manifest.ts';
 
 /**
@@ -6,14 +6,14 @@ import type { Manifest } from '../runs/manifest.ts';
  * queue (re-attach), and if not, why (fail COMFYUI_PROMPT_LOST)?
  */
 export async function probePrompt(
-  comfy: Pick<ComfyClient, 'history' | 'queue'>,
+  comfyui: Pick<ComfyUIClient, 'history' | 'queue'>,
   m: Manifest,
 ): Promise<{ promptId: string | null; found: boolean; why: string }> {
   const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
   if (!promptId) return { promptId, found: false, why: 'VIDAX stopped before the prompt was submitted' };
   try {
-    if ((await comfy.history(promptId)) !== null) return { promptId, found: true, why: '' };
-    const q = await comfy.queue();
+    if ((await comfyui.history(promptId)) !== null) return { promptId, found: true, why: '' };
+    const q = await comfyui.queue();
     const found = [...q.running, ...q.pending].some((item) => item.prompt_id === promptId);
     return { promptId, found, why: "the prompt is neither in ComfyUI's queue nor in its history" };
   } catch (err) {

@@ -1,11 +1,11 @@
 import { writeFileAtomic } from '../files/atomic-file.ts';
-import type { ComfyClient } from '../comfyui/client.ts';
+import type { ComfyUIClient } from '../comfyui/client.ts';
 import { mintPromptId } from '../comfyui/client.ts';
-import { isComfyError } from '../comfyui/errors.ts';
+import { isComfyUIError } from '../comfyui/errors.ts';
 import type { EventStream } from '../comfyui/events.ts';
 import { type RunError, runError, VidaxError, vidaxError } from '../errors.ts';
 import { errorFields, type Logger } from '../logger.ts';
-import { type ComfyPhaseIO, finishPrompt } from './comfyui-phase.ts';
+import { type ComfyUIPhaseIO, finishPrompt } from './comfyui-phase.ts';
 import { CANCEL_REASON, type CancelOutcome, cancelledError, cancelRun, cutPhase, isCancelled } from './cancel.ts';
 import { finishRun, type RunSteps } from './finish-run.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
@@ -20,7 +20,7 @@ import type { Job } from '../jobs/schema.ts';
 
 export interface RunnerDeps {
   runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive'>;
-  comfy: ComfyClient;
+  comfyui: ComfyUIClient;
   events: EventStream;
   processManager: { ensureComfyUI(): Promise<unknown>; onCrash(listener: (info: { message?: string }) => void): () => void };
   log: Logger;
@@ -53,7 +53,7 @@ const alreadyStarted = (id: string, status: string) =>
   vidaxError('run_already_started', `run ${id} is ${status}; only a queued run can be started`);
 
 export function createRunner(deps: RunnerDeps): Runner {
-  const { runs, comfy, log } = deps;
+  const { runs, comfyui, log } = deps;
   const inflight = new Map<string, { promise: Promise<void>; abort: AbortController }>();
   const starting = new Set<string>();
   /** Runs a cancel was accepted for; a launch still to come aborts at once. */
@@ -105,10 +105,10 @@ export function createRunner(deps: RunnerDeps): Runner {
       let refused: RunError | null = null;
       const submit = async () => {
         try {
-          const submitted = await comfy.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
+          const submitted = await comfyui.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
           void event(id, 'comfyui.queued', { prompt_id: promptId, number: submitted.number, node_errors: submitted.node_errors });
         } catch (err) {
-          refused = isComfyError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
+          refused = isComfyUIError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
           throw err;
         }
       };
@@ -124,9 +124,9 @@ export function createRunner(deps: RunnerDeps): Runner {
     return finishRun({ ...steps, signal: abort.signal }, id, job, result);
   }
 
-  function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyPhaseIO {
+  function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyUIPhaseIO {
     return {
-      comfy,
+      comfyui,
       events: deps.events,
       event: (type, fields) => void event(id, type, fields),
       patchPhase,
@@ -165,7 +165,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       }
       const named = new Set(params.flatMap((p) => (p.input_file === undefined ? [] : [p.input_file])));
       const entries = (await runs.get(id)).inputs ?? [];
-      const uploaded = await uploadInputs(comfy, id, paths.inputs, entries, named, abort.signal);
+      const uploaded = await uploadInputs(comfyui, id, paths.inputs, entries, named, abort.signal);
       graph = prepareWorkflow(job.workflow, params, id, uploaded);
     } catch (err) {
       if (isCancelled(abort.signal)) return fail(id, 'prepare', cancelledError('prepare'));
@@ -290,8 +290,8 @@ export function createRunner(deps: RunnerDeps): Runner {
           // A cancel accepted before the restart: stop its prompt (if any) and fail the run.
           const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
           if (promptId) {
-            await comfy.interrupt(promptId).catch(() => {});
-            await comfy.deleteQueued([promptId]).catch(() => {});
+            await comfyui.interrupt(promptId).catch(() => {});
+            await comfyui.deleteQueued([promptId]).catch(() => {});
           }
           const phase = cutPhase(m);
           void event(id, 'run.cancel_recovered', { prompt_id: promptId });
@@ -299,14 +299,14 @@ export function createRunner(deps: RunnerDeps): Runner {
           await fail(id, phase, cancelledError(phase));
           continue;
         }
-        const probe = await probePrompt(comfy, m);
+        const probe = await probePrompt(comfyui, m);
         if (probe.found && probe.promptId) reattach(id, probe.promptId);
         else missing.push({ m, ...probe });
       }
       // A submit cut short by the kill can still land in ComfyUI a moment later: look once more.
       if (missing.some((x) => x.promptId)) await new Promise((r) => setTimeout(r, deps.recoverGraceMs ?? 1500));
       for (const { m, promptId, why } of missing) {
-        const again = promptId ? await probePrompt(comfy, m) : null;
+        const again = promptId ? await probePrompt(comfyui, m) : null;
         if (again?.found && promptId) {
           reattach(m.run_id, promptId);
           continue;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MockAgent } from 'undici';
-import { createComfyClient } from '../../lib/comfyui/client.ts';
+import { createComfyUIClient } from '../../lib/comfyui/client.ts';
 import { rejectsWith } from '../support/comfyui.ts';
 
 /** The client over undici's MockAgent: ComfyUI's answers and failures without a server. */
@@ -14,7 +14,7 @@ describe('ComfyUI client over a MockAgent', () => {
     agent.disableNetConnect();
   });
   afterEach(() => agent.close());
-  const client = (requestTimeoutMs = 2000) => createComfyClient({ url: URL, requestTimeoutMs, dispatcher: agent });
+  const client = (requestTimeoutMs = 2000) => createComfyUIClient({ url: URL, requestTimeoutMs, dispatcher: agent });
   const submit = (c = client()) => c.submit({ prompt: { '1': { class_type: 'X', inputs: {} } }, promptId: 'p-1', clientId: 'c-1' });
 
   it('sends our prompt id and client id; reads number and node_errors', async () => {

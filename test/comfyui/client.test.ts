@@ -3,18 +3,18 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ComfyClient, createComfyClient, mintPromptId } from '../../lib/comfyui/client.ts';
-import { type ComfyEvent, createEventStream, type EventStream } from '../../lib/comfyui/events.ts';
+import { type ComfyUIClient, createComfyUIClient, mintPromptId } from '../../lib/comfyui/client.ts';
+import { type ComfyUIEvent, createEventStream, type EventStream } from '../../lib/comfyui/events.ts';
 import { listOutputFiles } from '../../lib/comfyui/outputs.ts';
-import type { ComfyGraph, RejectedDetails } from '../../lib/comfyui/types.ts';
+import type { ComfyUIGraph, RejectedDetails } from '../../lib/comfyui/types.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
 import { fixture, freePort, rejectsWith, startExternal, until } from '../support/comfyui.ts';
 import { tempDir } from '../support/context.ts';
 import { type RunningSimulator, spawnSimulator, startSimulator } from '../support/simulator.ts';
 
 /** EmptyImage → (VidaxSlowSteps) → SaveImage under a unique prefix (so nothing is cached). */
-function graph(prefix: string, opts: { width?: number; batch?: number; slowSteps?: number } = {}): ComfyGraph {
-  const g: ComfyGraph = {
+function graph(prefix: string, opts: { width?: number; batch?: number; slowSteps?: number } = {}): ComfyUIGraph {
+  const g: ComfyUIGraph = {
     '1': { class_type: 'EmptyImage', inputs: { width: opts.width ?? 16, height: 16, batch_size: opts.batch ?? 1, color: 0xff0000 } },
     '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: prefix } },
   };
@@ -28,7 +28,7 @@ function graph(prefix: string, opts: { width?: number; batch?: number; slowSteps
 
 /** Collects the events of one prompt until `executing {node:null}`. */
 function collect(events: EventStream, promptId: string) {
-  const got: ComfyEvent[] = [];
+  const got: ComfyUIEvent[] = [];
   const unsubscribe = events.subscribe(promptId, (e) => got.push(e));
   return {
     got,
@@ -39,11 +39,11 @@ function collect(events: EventStream, promptId: string) {
 
 describe('ComfyUI client against the simulator', () => {
   let sim: RunningSimulator;
-  let client: ComfyClient;
+  let client: ComfyUIClient;
   let events: EventStream;
   before(async () => {
     sim = await startSimulator();
-    client = createComfyClient({ url: sim.url, requestTimeoutMs: 5000 });
+    client = createComfyUIClient({ url: sim.url, requestTimeoutMs: 5000 });
     events = createEventStream({ url: sim.url, log: createMemoryLogger(), backoff: { initialMs: 100, maxMs: 400 } });
   });
   after(async () => {
@@ -144,13 +144,13 @@ describe('ComfyUI client against the simulator', () => {
 
 describe('ComfyUI client failures', () => {
   it('maps a closed port, a hanging server and a 500 to stable codes', async () => {
-    const closed = createComfyClient({ url: `http://127.0.0.1:${await freePort()}`, requestTimeoutMs: 2000 });
+    const closed = createComfyUIClient({ url: `http://127.0.0.1:${await freePort()}`, requestTimeoutMs: 2000 });
     const e1 = await rejectsWith(closed.systemStats(), 'COMFYUI_UNREACHABLE');
     assert.match(e1.message, /ECONNREFUSED/);
     await closed.close();
 
     const hanging = await startSimulator({ args: ['--hang-http'] });
-    const slow = createComfyClient({ url: hanging.url, requestTimeoutMs: 300 });
+    const slow = createComfyUIClient({ url: hanging.url, requestTimeoutMs: 300 });
     await rejectsWith(slow.queue(), 'COMFYUI_TIMEOUT');
     await rejectsWith(slow.submit({ prompt: graph('x'), promptId: mintPromptId() }, { timeoutMs: 200 }), 'COMFYUI_TIMEOUT');
     await slow.close();
@@ -158,7 +158,7 @@ describe('ComfyUI client failures', () => {
 
     const port = await freePort();
     const bad = await startExternal(fixture('http-500', '--port', String(port)));
-    const c500 = createComfyClient({ url: `http://127.0.0.1:${port}`, requestTimeoutMs: 2000 });
+    const c500 = createComfyUIClient({ url: `http://127.0.0.1:${port}`, requestTimeoutMs: 2000 });
     const e3 = await rejectsWith(c500.submit({ prompt: graph('x'), promptId: mintPromptId() }), 'COMFYUI_HTTP_ERROR');
     assert.deepEqual((e3.details as { status: number }).status, 500);
     assert.match((e3.details as { body: string }).body, /Internal Server Error/);
@@ -174,7 +174,7 @@ describe('ComfyUI event stream', () => {
     await sim.waitFor(/To see the GUI go to:/);
     const url = `http://127.0.0.1:${port}`;
     const events = createEventStream({ url, log: createMemoryLogger(), backoff: { initialMs: 50, maxMs: 200 } });
-    const client = createComfyClient({ url, requestTimeoutMs: 5000 });
+    const client = createComfyUIClient({ url, requestTimeoutMs: 5000 });
     try {
       const changes: [string, string][] = [];
       events.onConnectionChange((state, id) => changes.push([state, id]));

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openCappedLog } from '../../lib/comfyui/capped-log.ts';
-import { type ComfyClient, createComfyClient } from '../../lib/comfyui/client.ts';
+import { type ComfyUIClient, createComfyUIClient } from '../../lib/comfyui/client.ts';
 import { type CrashInfo, createProcessManager, type ProcessManager } from '../../lib/comfyui/process-manager.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
 import { fixture, freePort, isAlive, rejectsWith, startExternal, until } from '../support/comfyui.ts';
@@ -21,7 +21,7 @@ function manager(comfyui: Record<string, unknown>, port: number, opts: { graceMs
     comfyui: { url: `http://127.0.0.1:${port}`, startTimeoutMs: 10_000, healthTimeoutMs: 1000, requestTimeoutMs: 2000, ...comfyui },
   });
   const log = createMemoryLogger();
-  const client: ComfyClient = createComfyClient({ url: config.comfyui.url, requestTimeoutMs: 2000 });
+  const client: ComfyUIClient = createComfyUIClient({ url: config.comfyui.url, requestTimeoutMs: 2000 });
   const pm: ProcessManager = createProcessManager({ config: config.comfyui, client, log, graceMs: opts.graceMs ?? 1000 });
   cleanups.push(async () => {
     await pm.stop();

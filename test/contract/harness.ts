@@ -28,7 +28,7 @@ export class Vidax {
 
   /** Starts VIDAX (config file in `base`); a second call after `crash()` is the restart. */
   async start(): Promise<void> {
-    this.proc = await startVidaxProc(this.base, { comfyui: this.target.comfy }, 30_000);
+    this.proc = await startVidaxProc(this.base, { comfyui: this.target.comfyui }, 30_000);
   }
 
   /** kill -9 of VIDAX. */
@@ -57,7 +57,7 @@ export class Vidax {
   }
 
   /** POST /comfyui/start: makes ComfyUI ready (a managed one is started: slow for a real one). */
-  async ensureComfy(): Promise<Json> {
+  async ensureComfyUI(): Promise<Json> {
     const res = await this.request('POST', '/comfyui/start', undefined, 240_000);
     if (res.status !== 202) throw new Error(`POST /comfyui/start: ${res.status} ${res.text}\n${this.stderr}`);
     return res.body;
@@ -130,7 +130,7 @@ export class Vidax {
   }
 
   /** ComfyUI's log (managed targets), for failure messages. */
-  comfyLog(): string {
+  comfyuiLog(): string {
     try {
       return readFileSync(join(this.base, 'comfyui.log'), 'utf8').slice(-4000);
     } catch {

@@ -42,12 +42,12 @@ async function calibrate(t: Target): Promise<number> {
   // A first tiny blur warms ComfyUI up (imports, first kernels), so the timing is of steady work.
   const warm = randomUUID();
   const tiny = { '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: freshColour() } }, '2': { class_type: 'ImageBlur', inputs: { image: ['1', 0], blur_radius: 1, sigma: 1 } }, '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'vidax/contract-calibrate/warm' } } };
-  await comfy(t, 'POST', '/prompt', { prompt: tiny, prompt_id: warm });
-  await until('the warm-up prompt', async () => (await comfy(t, 'GET', `/history/${warm}`))[warm], 120_000);
+  await comfyui(t, 'POST', '/prompt', { prompt: tiny, prompt_id: warm });
+  await until('the warm-up prompt', async () => (await comfyui(t, 'GET', `/history/${warm}`))[warm], 120_000);
   const id = randomUUID();
   const t0 = Date.now();
-  await comfy(t, 'POST', '/prompt', { prompt: slowWorkflow(4, 'vidax/contract-calibrate/c'), prompt_id: id });
-  await until('the calibration prompt', async () => (await comfy(t, 'GET', `/history/${id}`))[id], 120_000);
+  await comfyui(t, 'POST', '/prompt', { prompt: slowWorkflow(4, 'vidax/contract-calibrate/c'), prompt_id: id });
+  await until('the calibration prompt', async () => (await comfyui(t, 'GET', `/history/${id}`))[id], 120_000);
   const s = Math.max(0.05, (Date.now() - t0) / 4000);
   process.stderr.write(`# one blur node takes ${s.toFixed(2)} s here\n`);
   return s;
@@ -81,8 +81,8 @@ function checkOutputs(t: Target, m: Json, expected: string[]) {
 }
 
 /** A direct call to the ComfyUI the target runs (what another client of that ComfyUI does). */
-async function comfy(t: Target, method: string, path: string, body?: unknown): Promise<Json> {
-  const res = await fetch(`${t.comfy.url}${path}`, {
+async function comfyui(t: Target, method: string, path: string, body?: unknown): Promise<Json> {
+  const res = await fetch(`${t.comfyui.url}${path}`, {
     method,
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
     signal: AbortSignal.timeout(30_000),
@@ -103,7 +103,7 @@ export function contractSuite(make: () => Promise<Target>) {
       t = await make();
       vx = new Vidax(t);
       await vx.start();
-      const started = await vx.ensureComfy();
+      const started = await vx.ensureComfyUI();
       assert.equal(started.managed, t.managed);
       const health = await vx.health();
       assert.equal(health.status, 'ready');
@@ -139,7 +139,7 @@ export function contractSuite(make: () => Promise<Target>) {
       const ev = types(await vx.events(id));
       for (const e of ['run.started', 'comfyui.queued', 'comfyui.node_output', 'comfyui.output_downloaded', 'run.completed']) assert.ok(ev.includes(e), `${e} in ${ev}`);
       // ComfyUI's own record agrees: the prompt succeeded with that output.
-      const h = await comfy(t, 'GET', `/history/${m.phases.comfyui.prompt_id}`);
+      const h = await comfyui(t, 'GET', `/history/${m.phases.comfyui.prompt_id}`);
       assert.equal(h[m.phases.comfyui.prompt_id].status.status_str, 'success');
     });
 
@@ -202,24 +202,24 @@ export function contractSuite(make: () => Promise<Target>) {
       assert.equal(end.error.code, 'COMFYUI_TIMEOUT', JSON.stringify(end.error));
       assert.ok(types(await vx.events(id)).includes('comfyui.interrupted_by_vidax'));
       const promptId = end.phases.comfyui.prompt_id;
-      const h = await until('ComfyUI to record the interrupt', async () => (await comfy(t, 'GET', `/history/${promptId}`))[promptId], 60_000);
+      const h = await until('ComfyUI to record the interrupt', async () => (await comfyui(t, 'GET', `/history/${promptId}`))[promptId], 60_000);
       assert.equal(h.status.status_str, 'error');
       assert.equal(h.status.messages.at(-1)[0], 'execution_interrupted');
       await until('the queue to drain', async () => {
-        const q = await comfy(t, 'GET', '/queue');
+        const q = await comfyui(t, 'GET', '/queue');
         return q.queue_running.length + q.queue_pending.length === 0;
       }, 60_000);
     });
 
     it('timeout while waiting: only VIDAX\'s prompt is dropped; another client\'s running prompt is not interrupted', async () => {
       const other = randomUUID();
-      await comfy(t, 'POST', '/prompt', { prompt: slowWorkflow(nodesFor(t, 4), 'vidax/contract-other/other_client'), prompt_id: other, client_id: 'contract-other' });
+      await comfyui(t, 'POST', '/prompt', { prompt: slowWorkflow(nodesFor(t, 4), 'vidax/contract-other/other_client'), prompt_id: other, client_id: 'contract-other' });
       const id = await vx.run({ workflow: slowWorkflow(1, 'never_runs'), timeout_s: 1 });
       const end = await vx.waitEnd(id);
       assert.equal(end.error.code, 'COMFYUI_TIMEOUT');
-      const h = await until('the other client\'s prompt to finish', async () => (await comfy(t, 'GET', `/history/${other}`))[other], t.runMs);
+      const h = await until('the other client\'s prompt to finish', async () => (await comfyui(t, 'GET', `/history/${other}`))[other], t.runMs);
       assert.equal(h.status.status_str, 'success', JSON.stringify(h.status.messages.at(-1)));
-      assert.deepEqual(await comfy(t, 'GET', `/history/${end.phases.comfyui.prompt_id}`), {}, 'VIDAX\'s prompt never ran');
+      assert.deepEqual(await comfyui(t, 'GET', `/history/${end.phases.comfyui.prompt_id}`), {}, 'VIDAX\'s prompt never ran');
     });
 
     it('two runs: the second waits with queue_position 1, then both complete', async () => {
@@ -262,7 +262,7 @@ export function contractSuite(make: () => Promise<Target>) {
       await vx.crash();
       await vx.start();
       const end = await vx.waitEnd(id);
-      assert.equal(end.run_status, 'completed', `${JSON.stringify(end.error)}\n${vx.comfyLog()}`);
+      assert.equal(end.run_status, 'completed', `${JSON.stringify(end.error)}\n${vx.comfyuiLog()}`);
       assert.equal(end.exit_status, 'success');
       assert.ok(types(await vx.events(id)).includes('run.reattached'));
       checkOutputs(t, await vx.manifest(id), ['outputs/reattach_00001_.png']);

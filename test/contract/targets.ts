@@ -12,7 +12,7 @@ export interface Target {
   /** VIDAX starts (and restarts) this ComfyUI itself. */
   managed: boolean;
   /** VIDAX's `comfyui` config section. */
-  comfy: Record<string, unknown>;
+  comfyui: Record<string, unknown>;
   /** ComfyUI's folders when the suite owns them (managed targets), else null. */
   outputDir: string | null;
   inputDir: string | null;
@@ -38,7 +38,7 @@ export async function simulatorTarget(version = '0.3.64'): Promise<Target> {
     label: `simulator ${version}`,
     kind: 'simulator',
     managed: true,
-    comfy: { url: `http://127.0.0.1:${port}`, command: simulatorCommand(port, args), startTimeoutMs: 30_000, restart: { backoffMs: 200, maxBackoffMs: 1000, maxRestarts: 3 } },
+    comfyui: { url: `http://127.0.0.1:${port}`, command: simulatorCommand(port, args), startTimeoutMs: 30_000, restart: { backoffMs: 200, maxBackoffMs: 1000, maxRestarts: 3 } },
     outputDir: dirs.output,
     inputDir: dirs.input,
     blurSeconds: 0.3,
@@ -59,7 +59,7 @@ export async function realTarget(spec: string): Promise<Target> {
   const common = { kind: 'real' as const, blurSeconds: 0.3, runMs: 180_000, simVersion: null, base };
   if (/^https?:\/\//.test(spec)) {
     const url = spec.replace(/\/+$/, '');
-    return { ...common, label: `ComfyUI at ${url} (adopted)`, managed: false, comfy: { url, autoStart: false, requestTimeoutMs: 30_000 }, outputDir: null, inputDir: null };
+    return { ...common, label: `ComfyUI at ${url} (adopted)`, managed: false, comfyui: { url, autoStart: false, requestTimeoutMs: 30_000 }, outputDir: null, inputDir: null };
   }
   const script = resolve(spec);
   if (!existsSync(script)) throw new Error(`VIDAX_TEST_COMFYUI: no such start script: ${script}`);
@@ -69,7 +69,7 @@ export async function realTarget(spec: string): Promise<Target> {
     ...common,
     label: `ComfyUI from ${spec} (managed)`,
     managed: true,
-    comfy: {
+    comfyui: {
       url: `http://127.0.0.1:${port}`,
       command: [script, String(port)],
       env,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ComfyClient } from '../../lib/comfyui/client.ts';
-import { ComfyError } from '../../lib/comfyui/errors.ts';
+import type { ComfyUIClient } from '../../lib/comfyui/client.ts';
+import { ComfyUIError } from '../../lib/comfyui/errors.ts';
 import type { HistoryEntry, QueueItem, SubmitInput } from '../../lib/comfyui/types.ts';
 
 /** Where a prompt is, as the fake ComfyUI has it. `gone`: neither queued nor in history (lost). */
@@ -20,7 +20,7 @@ export interface FakePrompt {
  * them (`run`, `succeed`, `fail`, `interrupt`, `lose`) or makes ComfyUI `unreachable`. Every
  * call is recorded in `calls`. Outputs download as a few bytes named after the file.
  */
-export class FakeComfyUIClient implements ComfyClient {
+export class FakeComfyUIClient implements ComfyUIClient {
   readonly url = 'http://comfyui.fake:8188';
   readonly prompts = new Map<string, FakePrompt>();
   readonly calls: { method: string; args: unknown[] }[] = [];
@@ -32,7 +32,7 @@ export class FakeComfyUIClient implements ComfyClient {
 
   private enter(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args });
-    if (this.unreachable) throw new ComfyError('COMFYUI_UNREACHABLE', `ComfyUI is unreachable at ${this.url} (${method}: ECONNREFUSED)`, { details: { reason: 'ECONNREFUSED' } });
+    if (this.unreachable) throw new ComfyUIError('COMFYUI_UNREACHABLE', `ComfyUI is unreachable at ${this.url} (${method}: ECONNREFUSED)`, { details: { reason: 'ECONNREFUSED' } });
   }
 
   count(method: string): number {
@@ -77,7 +77,7 @@ export class FakeComfyUIClient implements ComfyClient {
     p.entry = { prompt: [p.number, id, p.input.prompt, {}, []], outputs, status };
   }
 
-  // ComfyClient.
+  // ComfyUIClient.
   async systemStats() {
     this.enter('systemStats');
     return { system: { comfyui_version: 'fake' }, devices: [] };

@@ -1,4 +1,4 @@
-import type { ComfyEvent, ConnectionState, EventStream } from '../../lib/comfyui/events.ts';
+import type { ComfyUIEvent, ConnectionState, EventStream } from '../../lib/comfyui/events.ts';
 
 /**
  * ComfyUI's WebSocket in memory: `ready()` answers a client id (or rejects while `down`), the
@@ -8,7 +8,7 @@ export class FakeEventStream implements EventStream {
   clientId: string | null = null;
   /** `ready()` rejects while set, as when the socket cannot connect. */
   down = false;
-  private readonly subscribers = new Map<string, Set<(event: ComfyEvent) => void>>();
+  private readonly subscribers = new Map<string, Set<(event: ComfyUIEvent) => void>>();
   private readonly listeners = new Set<(state: ConnectionState, clientId: string) => void>();
   private connections = 0;
 
@@ -17,7 +17,7 @@ export class FakeEventStream implements EventStream {
     this.clientId ??= `fake-client-${++this.connections}`;
     return this.clientId;
   }
-  subscribe(promptId: string, listener: (event: ComfyEvent) => void): () => void {
+  subscribe(promptId: string, listener: (event: ComfyUIEvent) => void): () => void {
     const set = this.subscribers.get(promptId) ?? new Set();
     set.add(listener);
     this.subscribers.set(promptId, set);

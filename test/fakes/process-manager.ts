@@ -1,5 +1,5 @@
 import type { CrashInfo, Ensured, ProcessManager } from '../../lib/comfyui/process-manager.ts';
-import type { ComfyHealth } from '../../lib/comfyui/health.ts';
+import type { ComfyUIHealth } from '../../lib/comfyui/health.ts';
 
 /** The process manager without a process: `ensureComfyUI` answers or rejects with `startError`; `crash()` tells the listeners. */
 export class FakeProcessManager implements ProcessManager {
@@ -13,7 +13,7 @@ export class FakeProcessManager implements ProcessManager {
     if (this.startError) throw this.startError;
     return { url: 'http://comfyui.fake:8188', managed: true, pid: 4242 };
   }
-  async health(): Promise<ComfyHealth> {
+  async health(): Promise<ComfyUIHealth> {
     return { ok: true, url: 'http://comfyui.fake:8188', managed: true, pid: 4242, status: 'ready', latency_ms: 1, restarts: 0, log_file: '/dev/null' };
   }
   onCrash(listener: (info: CrashInfo) => void): () => void {

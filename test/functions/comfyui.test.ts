@@ -6,7 +6,7 @@ import request from 'supertest';
 import { startServer } from '../../adapters/node.ts';
 import comfyuiHealth from '../../functions/comfyui-health.get.ts';
 import comfyuiStart from '../../functions/comfyui-start.post.ts';
-import { createComfyClient } from '../../lib/comfyui/client.ts';
+import { createComfyUIClient } from '../../lib/comfyui/client.ts';
 import { createProcessManager } from '../../lib/comfyui/process-manager.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
 import { fixture, freePort, isAlive, until } from '../support/comfyui.ts';
@@ -25,7 +25,7 @@ async function context(comfyui: (port: number) => Record<string, unknown>) {
   const config = testConfig({
     comfyui: { url: `http://127.0.0.1:${port}`, startTimeoutMs: 10_000, healthTimeoutMs: 1000, ...comfyui(port) },
   });
-  const client = createComfyClient({ url: config.comfyui.url, requestTimeoutMs: 2000 });
+  const client = createComfyUIClient({ url: config.comfyui.url, requestTimeoutMs: 2000 });
   const processManager = createProcessManager({ config: config.comfyui, client, log: createMemoryLogger(), graceMs: 500 });
   cleanups.push(async () => {
     await processManager.stop();
@@ -133,7 +133,7 @@ describe('ComfyUI across VIDAX processes', () => {
     }));
     const env = { VIDAX_API_KEY: TEST_KEY, VIDAX_PORT: '0', VIDAX_CONFIG: configFile };
     const headers = { 'x-api-key': TEST_KEY };
-    const startComfy = async (url: string) => {
+    const startComfyUI = async (url: string) => {
       const res = await fetch(`${url}/comfyui/start`, { method: 'POST', headers });
       assert.equal(res.status, 202);
       return (await res.json()) as { pid: number; managed: boolean };
@@ -142,7 +142,7 @@ describe('ComfyUI across VIDAX processes', () => {
     const a = spawnVidax(env, dir);
     cleanups.push(async () => { a.child.kill('SIGKILL'); });
     const [, urlA] = await a.waitFor(/listening on (http:\/\/\S+)/);
-    const first = await startComfy(urlA!);
+    const first = await startComfyUI(urlA!);
     assert.equal(first.managed, true);
     a.child.kill('SIGTERM');
     assert.equal((await a.exit()).code, 0);
@@ -151,7 +151,7 @@ describe('ComfyUI across VIDAX processes', () => {
     const b = spawnVidax(env, dir);
     cleanups.push(async () => { b.child.kill('SIGKILL'); });
     const [, urlB] = await b.waitFor(/listening on (http:\/\/\S+)/);
-    const second = await startComfy(urlB!);
+    const second = await startComfyUI(urlB!);
     cleanups.push(async () => { if (isAlive(second.pid)) process.kill(second.pid, 'SIGKILL'); });
     b.child.kill('SIGKILL');
     await b.exit();
@@ -160,7 +160,7 @@ describe('ComfyUI across VIDAX processes', () => {
     const c = spawnVidax(env, dir);
     cleanups.push(async () => { c.child.kill('SIGKILL'); });
     const [, urlC] = await c.waitFor(/listening on (http:\/\/\S+)/);
-    const adopted = await startComfy(urlC!);
+    const adopted = await startComfyUI(urlC!);
     assert.deepEqual({ managed: adopted.managed, pid: adopted.pid }, { managed: false, pid: second.pid });
     const health = (await (await fetch(`${urlC}/comfyui/health`, { headers })).json()) as { status: string; pid: number };
     assert.deepEqual({ status: health.status, pid: health.pid }, { status: 'ready', pid: second.pid });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import startJob from '../../functions/jobs-id-start.post.ts';
-import { ComfyError } from '../../lib/comfyui/errors.ts';
+import { ComfyUIError } from '../../lib/comfyui/errors.ts';
 import { vidaxError } from '../../lib/errors.ts';
 import type { Runner } from '../../lib/runner/runner.ts';
 import { authed, baseContext, testConfig } from '../support/context.ts';
@@ -36,8 +36,8 @@ describe('POST /jobs/:id/start over a fake runner', () => {
     const cases = [
       [vidaxError('run_not_found', 'no run r_1'), 404],
       [vidaxError('run_already_started', 'run r_1 is running; only a queued run can be started'), 409],
-      [new ComfyError('COMFYUI_START_FAILED', 'ComfyUI exited with code 1 before it became ready', { details: { exit_code: 1 } }), 500],
-      [new ComfyError('COMFYUI_TIMEOUT', 'ComfyUI did not become ready within 100 ms'), 500],
+      [new ComfyUIError('COMFYUI_START_FAILED', 'ComfyUI exited with code 1 before it became ready', { details: { exit_code: 1 } }), 500],
+      [new ComfyUIError('COMFYUI_TIMEOUT', 'ComfyUI did not become ready within 100 ms'), 500],
       [vidaxError('shutting_down', 'VIDAX is shutting down'), 503],
     ] as const;
     for (const [err, status] of cases) {

@@ -54,7 +54,7 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
       const id = await vx.createRun({ workflow: slow(200, 20) });
       assert.equal((await vx.start(id)).status, 202);
       const h = await until('the prompt to run in ComfyUI', async () => {
-        const health = await vx.comfyHealth();
+        const health = await vx.comfyuiHealth();
         return health.queue?.running === 1 ? health : null;
       }, 20_000);
       assert.equal(h.managed, true);
@@ -64,7 +64,7 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
       assert.equal(end.error.code, 'COMFYUI_CRASHED');
       assert.match(end.error.message, /SIGKILL/);
       const restarted = await until('ComfyUI to be restarted', async () => {
-        const health = await vx.comfyHealth();
+        const health = await vx.comfyuiHealth();
         return health.status === 'ready' && health.pid !== h.pid ? health : null;
       }, 30_000);
       assert.ok(isAlive(restarted.pid));
@@ -77,7 +77,7 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
   it('hang at start: an adopted ComfyUI that never answers fails the start with a code, the run stays queued', async () => {
     const port = await freePort();
     const hung = await simOnPort(port, ['--hang-http']);
-    const vx = await startVidaxWithSim({ comfy: { url: `http://127.0.0.1:${port}`, autoStart: false, healthTimeoutMs: 500, requestTimeoutMs: 1000 } });
+    const vx = await startVidaxWithSim({ comfyui: { url: `http://127.0.0.1:${port}`, autoStart: false, healthTimeoutMs: 500, requestTimeoutMs: 1000 } });
     try {
       const id = await vx.createRun({ workflow: workflow('single') });
       const res = await vx.start(id).timeout(15_000);
@@ -86,7 +86,7 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
       assert.equal((await vx.get(id)).body.run_status, 'queued');
       const failed = (await vx.events(id)).find((e: { type: string }) => e.type === 'run.start_failed');
       assert.equal(failed?.code, 'COMFYUI_START_FAILED');
-      const health = await vx.comfyHealth();
+      const health = await vx.comfyuiHealth();
       assert.equal(health.ok, false);
       // A healthy ComfyUI takes the same address: the same run starts and completes.
       await hung.stop();
@@ -107,11 +107,11 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
   it('hang mid-run: ComfyUI stops answering during a run; the run fails with a code within a bound, the next run completes', async () => {
     const sim = await startSimulator();
     const proxy = await startHangProxy(sim.port);
-    const vx = await startVidaxWithSim({ comfy: { url: proxy.url, autoStart: false, healthTimeoutMs: 500, requestTimeoutMs: 1000 } });
+    const vx = await startVidaxWithSim({ comfyui: { url: proxy.url, autoStart: false, healthTimeoutMs: 500, requestTimeoutMs: 1000 } });
     try {
       const id = await vx.createRun({ workflow: slow(100, 50) });
       assert.equal((await vx.start(id)).status, 202);
-      await until('the prompt to run in ComfyUI', async () => (await vx.comfyHealth()).queue?.running === 1, 20_000);
+      await until('the prompt to run in ComfyUI', async () => (await vx.comfyuiHealth()).queue?.running === 1, 20_000);
       proxy.hang();
       const end = await vx.waitEnd(id, 45_000);
       assert.equal(end.run_status, 'failed');
@@ -143,7 +143,7 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
   });
 
   it('slow start past the timeout: start is 500 COMFYUI_TIMEOUT, the run stays queued saying why; with enough time it runs', async () => {
-    const first = await startVidaxWithSim({ simArgs: ['--startup-delay-ms', '4000'], comfy: { startTimeoutMs: 1000 } });
+    const first = await startVidaxWithSim({ simArgs: ['--startup-delay-ms', '4000'], comfyui: { startTimeoutMs: 1000 } });
     const runsDir = first.config.runsDir;
     let id: string;
     try {
@@ -159,7 +159,7 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
     } finally {
       await first.close();
     }
-    const second = await startVidaxWithSim({ runsDir, simArgs: ['--startup-delay-ms', '1000'], comfy: { startTimeoutMs: 30_000 } });
+    const second = await startVidaxWithSim({ runsDir, simArgs: ['--startup-delay-ms', '1000'], comfyui: { startTimeoutMs: 30_000 } });
     try {
       assert.equal((await second.start(id)).status, 202);
       assert.equal((await second.waitEnd(id)).exit_status, 'success');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { ComfyError } from '../../lib/comfyui/errors.ts';
+import { ComfyUIError } from '../../lib/comfyui/errors.ts';
 import type { Job } from '../../lib/jobs/schema.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
 import type { Manifest } from '../../lib/runs/manifest.ts';
@@ -61,7 +61,7 @@ function setup(overrides: Partial<RunnerDeps> = {}) {
   const events = new FakeEventStream();
   const processManager = new FakeProcessManager();
   const log = createMemoryLogger();
-  const runner = createRunner({ runs, comfy: comfyui, events, processManager, log, defaultTimeoutS: 600, eventsReadyMs: 100, ...overrides });
+  const runner = createRunner({ runs, comfyui: comfyui, events, processManager, log, defaultTimeoutS: 600, eventsReadyMs: 100, ...overrides });
   open.push(runner);
   const manifest = (id: string) => runs.manifests.get(id) as Manifest;
   const promptOf = (id: string) => String(manifest(id).phases.comfyui.prompt_id);
@@ -190,7 +190,7 @@ describe('runner decisions (fakes, mock timers)', () => {
 
   it('a refused submit fails the run with ComfyUI\'s code and details; any other submit failure is COMFYUI_SUBMIT_FAILED', async () => {
     const t = setup();
-    t.comfyui.submitError = new ComfyError('COMFYUI_REJECTED', 'ComfyUI rejected the workflow: bad', { details: { error: 'bad', node_errors: {} } });
+    t.comfyui.submitError = new ComfyUIError('COMFYUI_REJECTED', 'ComfyUI rejected the workflow: bad', { details: { error: 'bad', node_errors: {} } });
     const a = await t.started();
     await ended(t.runner);
     assert.deepEqual(t.manifest(a.id).error, { code: 'COMFYUI_REJECTED', message: 'ComfyUI rejected the workflow: bad', details: { error: 'bad', node_errors: {} } });
@@ -202,9 +202,9 @@ describe('runner decisions (fakes, mock timers)', () => {
 
   it('ComfyUI that cannot be started: the start rejects with its code, the run stays queued, an event says why', async () => {
     const t = setup();
-    t.processManager.startError = new ComfyError('COMFYUI_START_FAILED', 'ComfyUI exited with code 1 before it became ready');
+    t.processManager.startError = new ComfyUIError('COMFYUI_START_FAILED', 'ComfyUI exited with code 1 before it became ready');
     const id = t.runs.seed(JOB);
-    await assert.rejects(t.runner.start(id), (err: ComfyError) => err.code === 'COMFYUI_START_FAILED' && err.status === 500);
+    await assert.rejects(t.runner.start(id), (err: ComfyUIError) => err.code === 'COMFYUI_START_FAILED' && err.status === 500);
     assert.equal(t.manifest(id).run_status, 'queued');
     assert.equal(t.comfyui.count('submit'), 0);
     assert.deepEqual(t.runs.events.get(id)?.map((e) => [e.type, e.code]), [['run.start_failed', 'COMFYUI_START_FAILED']]);

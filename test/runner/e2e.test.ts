@@ -114,7 +114,7 @@ describe('runner end to end (managed simulator)', () => {
     const types = (await vx.events(id)).map((e: { type: string }) => e.type);
     assert.ok(types.includes('comfyui.interrupted_by_vidax'));
     const health = await until('the queue to drain', async () => {
-      const h = await vx.comfyHealth();
+      const h = await vx.comfyuiHealth();
       return h.queue && h.queue.running + h.queue.pending === 0 ? h : null;
     });
     assert.equal(health.status, 'ready');

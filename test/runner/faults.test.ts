@@ -26,7 +26,7 @@ describe('runner faults', () => {
       const id = await vx.createRun({ workflow: slowWorkflow(200, 50, 'crash') });
       assert.equal((await vx.start(id)).status, 202);
       await waitRunning(vx, id);
-      const { pid } = await vx.comfyHealth();
+      const { pid } = await vx.comfyuiHealth();
       process.kill(pid, 'SIGKILL');
       const end = await vx.waitEnd(id);
       assert.equal(end.run_status, 'failed');
@@ -35,7 +35,7 @@ describe('runner faults', () => {
       const next = await vx.createRun({ workflow: workflow('single') });
       assert.equal((await vx.start(next)).status, 202);
       assert.equal((await vx.waitEnd(next)).exit_status, 'success');
-      assert.notEqual((await vx.comfyHealth()).pid, pid, 'a new ComfyUI process serves the next run');
+      assert.notEqual((await vx.comfyuiHealth()).pid, pid, 'a new ComfyUI process serves the next run');
     } finally {
       await vx.close();
     }

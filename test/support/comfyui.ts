@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ComfyError } from '../../lib/comfyui/errors.ts';
+import { ComfyUIError } from '../../lib/comfyui/errors.ts';
 import { ROOT } from './spawn.ts';
 
 /** Argv of a fixture program in test/fixtures/bin (plain JS run by this node). */
@@ -64,12 +64,12 @@ export async function startExternal(argv: string[]): Promise<{ child: ChildProce
   };
 }
 
-/** Awaits `p` and asserts it rejects with a ComfyError of `code` (HTTP status 500). */
-export async function rejectsWith(p: Promise<unknown>, code: string): Promise<ComfyError> {
+/** Awaits `p` and asserts it rejects with a ComfyUIError of `code` (HTTP status 500). */
+export async function rejectsWith(p: Promise<unknown>, code: string): Promise<ComfyUIError> {
   try {
     await p;
   } catch (err) {
-    assert.ok(err instanceof ComfyError, `expected a ComfyError, got ${String(err)}`);
+    assert.ok(err instanceof ComfyUIError, `expected a ComfyUIError, got ${String(err)}`);
     assert.equal(err.code, code, err.message);
     assert.equal(err.status, 500);
     return err;

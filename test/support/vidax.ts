@@ -13,7 +13,7 @@ export const workflow = (name: 'single' | 'batch') =>
 
 /** A VIDAX Node server whose managed ComfyUI is the simulator (spawned on first need). */
 export async function startVidaxWithSim(
-  opts: { simArgs?: string[]; port?: number; runsDir?: string; comfy?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+  opts: { simArgs?: string[]; port?: number; runsDir?: string; comfyui?: Record<string, unknown>; config?: Record<string, unknown> } = {},
 ) {
   const port = opts.port ?? (await freePort());
   const config: Config = testConfig({
@@ -25,7 +25,7 @@ export async function startVidaxWithSim(
       startTimeoutMs: 20_000,
       requestTimeoutMs: 5000,
       restart: { backoffMs: 100, maxBackoffMs: 500, maxRestarts: 3 },
-      ...opts.comfy,
+      ...opts.comfyui,
     },
   });
   const log = createMemoryLogger();
@@ -49,7 +49,7 @@ export async function startVidaxWithSim(
     manifest: async (id: string) => JSON.parse((await key(api.get(`/jobs/${id}/manifest`))).text),
     events: async (id: string) =>
       (await key(api.get(`/jobs/${id}/logs`))).text.trim().split('\n').map((l: string) => JSON.parse(l)),
-    comfyHealth: async () => (await key(api.get('/comfyui/health'))).body,
+    comfyuiHealth: async () => (await key(api.get('/comfyui/health'))).body,
     /** Polls GET /jobs/:id until the run ended. */
     async waitEnd(id: string, ms = 30_000) {
       return until(`run ${id} to end`, async () => {

@@ -92,6 +92,7 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        ctx.liveEvents.closeAll(); // open event streams would hold the server open
         await closed;
         try {
           await dispose();

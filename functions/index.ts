@@ -5,6 +5,7 @@ import comfyuiStart from './comfyui-start.post.ts';
 import health from './health.get.ts';
 import jobsCreate from './jobs.post.ts';
 import jobsCancel from './jobs-id-cancel.post.ts';
+import jobsEvents from './jobs-id-events.get.ts';
 import jobsGet from './jobs-id.get.ts';
 import jobsLogs from './jobs-id-logs.get.ts';
 import jobsManifest from './jobs-id-manifest.get.ts';
@@ -23,4 +24,5 @@ export const functions: readonly VidaxFunction<Context>[] = [
   jobsManifest,
   jobsLogs,
   openapi,
+  jobsEvents,
 ];

@@ -7,6 +7,7 @@ import { sweepStaging } from './inputs/staging.ts';
 import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import type { Logger } from './logger.ts';
+import { createLiveEvents, type LiveEvents } from './runs/live-events.ts';
 import { createRunStore, type RunStore } from './runs/store.ts';
 import { createWebhooks } from './webhooks/service.ts';
 import { createWebhookTransport } from './webhooks/transport.ts';
@@ -33,6 +34,8 @@ export interface Context {
   readonly runner: Runner;
   /** The outbound guard URL inputs are fetched through (config.inputs.urlAllow). */
   readonly inputGuard: UrlGuard;
+  /** Watchers of runs' event logs (GET /jobs/:id/events): one hub per watched run. */
+  readonly liveEvents: LiveEvents;
 }
 
 export interface BuildContextOptions {
@@ -73,6 +76,7 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     comfyuiEvents,
     processManager,
     runs,
+    liveEvents: createLiveEvents(runs),
     runner: createRunner({
       runs,
       comfyui,
@@ -85,6 +89,7 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     inputGuard,
   });
   const dispose = async () => {
+    ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
     await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
     comfyuiEvents.close();
     await processManager.stop(); // only a ComfyUI VIDAX started; an adopted one keeps running

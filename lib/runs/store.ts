@@ -3,7 +3,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { sweepTempFiles, writeFileAtomic } from '../files/atomic-file.ts';
 import { type ErrorCode, vidaxError } from '../errors.ts';
-import { createEventLog, readEvents } from './event-log.ts';
+import { createEventLog, type RunEvent, readEvents } from './event-log.ts';
 import { openFileStream } from '../files/file-stream.ts';
 import type { Job } from '../jobs/schema.ts';
 import { Lru } from './lru.ts';
@@ -29,6 +29,12 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
   const events = createEventLog({ cacheSize });
   const chains = new Map<string, Promise<unknown>>();
   const creating = new Set<string>();
+  const watchers = new Map<string, Set<(event: RunEvent) => void>>();
+  /** Tells the run's watchers about an appended event (appends settle in seq order per run). */
+  const appended = (id: string) => (event: RunEvent) => {
+    for (const listener of watchers.get(id) ?? []) listener(event);
+    return event;
+  };
 
   const paths = (id: string): RunPaths => {
     if (!isRunId(id)) throw runNotFound(String(id));
@@ -114,7 +120,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
             const [, manifest] = await Promise.all([
               writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job, null, 2)}\n`),
               writeManifest(id, { ...newManifest(id, p.workdir, job), inputs: inputs?.entries ?? [] }),
-              events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }),
+              events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }).then(appended(id)),
             ]); // in parallel: the fsyncs share a journal commit; the `creating` marker covers a crash
             await index.move(id, 'creating', 'queued');
             return { run_id: id, manifestPath: p.manifest, workdir: p.workdir, manifest };
@@ -163,7 +169,17 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
     },
 
     async appendEvent(id, type, fields = {}) {
-      return events.append(id, paths(id).events, type, fields);
+      return events.append(id, paths(id).events, type, fields).then(appended(id));
+    },
+
+    watchEvents(id, listener) {
+      const set = watchers.get(id) ?? new Set();
+      watchers.set(id, set);
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0 && watchers.get(id) === set) watchers.delete(id);
+      };
     },
 
     async openFile(id, file) {

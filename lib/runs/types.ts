@@ -47,6 +47,8 @@ export interface RunStore {
   update(id: string, mutate: (m: Manifest) => void | Promise<void>): Promise<Manifest>;
   /** Appends `{ts, seq, type, ...fields}` to logs/events.jsonl; `seq` increases per run. */
   appendEvent(id: string, type: string, fields?: Record<string, unknown>): Promise<RunEvent>;
+  /** Calls `listener` with each event appended to the run from now on, in seq order; returns the unsubscribe. */
+  watchEvents(id: string, listener: (event: RunEvent) => void): () => void;
   /** Streams `manifest.json` or `logs/events.jsonl`. Throws 404 run_/manifest_/logs_not_found. */
   openFile(id: string, file: 'manifest' | 'events'): Promise<FileStream>;
   /** Every event of a run (a torn last line is skipped). */

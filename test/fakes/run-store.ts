@@ -87,7 +87,15 @@ export class FakeRunStore implements RunStore {
     if (!list) throw vidaxError('run_not_found', `no run ${id}`);
     const event: RunEvent = { ts: new Date().toISOString(), seq: list.length + 1, type, ...fields };
     list.push(event);
+    for (const listener of this.watchers.get(id) ?? []) listener(event);
     return event;
+  }
+  private readonly watchers = new Map<string, Set<(event: RunEvent) => void>>();
+  watchEvents(id: string, listener: (event: RunEvent) => void): () => void {
+    const set = this.watchers.get(id) ?? new Set();
+    this.watchers.set(id, set);
+    set.add(listener);
+    return () => set.delete(listener);
   }
   async openFile(id: string): Promise<never> {
     throw vidaxError('logs_not_found', `the fake run store keeps no files for ${id}`);

@@ -19,6 +19,7 @@ const ROUTES = [
   'POST /jobs',
   'GET /jobs/:id',
   'POST /jobs/:id/cancel',
+  'GET /jobs/:id/events',
   'GET /jobs/:id/logs',
   'GET /jobs/:id/manifest',
   'POST /jobs/:id/start',

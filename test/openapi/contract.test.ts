@@ -82,6 +82,12 @@ describe('contract: real answers match the OpenAPI document', () => {
     assert.equal((await call('GET', '/jobs/:id/manifest', '/jobs/r_1767225600000_0000k3x9qa/manifest')).status, 404);
     assert.ok((await call('GET', '/jobs/:id/logs', `/jobs/${id}/logs`)).text.includes('run.completed'));
     assert.equal((await call('GET', '/jobs/:id/logs', '/jobs/r_1767225600000_0000k3x9qa/logs')).status, 404);
+    const stream = await call('GET', '/jobs/:id/events', `/jobs/${id}/events`);
+    assert.equal(stream.status, 200);
+    assert.match(stream.text, /event: run\.completed\n/);
+    assert.equal((await call('GET', '/jobs/:id/events', `/jobs/${id}/events?after=99999`)).status, 400);
+    assert.equal((await call('GET', '/jobs/:id/events', `/jobs/${id}/events`, undefined, { 'last-event-id': 'abc' })).status, 400);
+    assert.equal((await call('GET', '/jobs/:id/events', '/jobs/r_1767225600000_0000k3x9qa/events')).status, 404);
     assert.equal((await call('POST', '/jobs/:id/cancel', `/jobs/${queuedId}/cancel`)).status, 200);
     assert.equal((await call('POST', '/jobs/:id/cancel', `/jobs/${queuedId}/cancel`)).status, 200);
     assert.equal((await call('POST', '/jobs/:id/cancel', `/jobs/${id}/cancel`)).status, 409);

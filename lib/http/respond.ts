@@ -34,3 +34,8 @@ export function stream(
 ): Response {
   return new ResponseClass(body, { status: 200, headers: { 'content-type': contentType, ...headers } });
 }
+
+/** A response without a body (e.g. 204). */
+export function empty(status: number, headers: Record<string, string> = {}): Response {
+  return new ResponseClass(null, { status, headers });
+}

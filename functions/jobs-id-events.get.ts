@@ -1,8 +1,8 @@
 import * as v from 'valibot';
 import { TextSchema } from '../lib/http/response-schemas.ts';
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { empty, stream } from '../lib/http/respond.ts';
 import { createSse, invalidLastEventId, resumeAfter, SEQ } from '../lib/http/sse.ts';
-import { Response } from '@whatwg-node/server';
 import type { LiveEvents } from '../lib/runs/live-events.ts';
 
 export interface JobEventsContext extends FunctionContext {
@@ -68,11 +68,8 @@ export default defineFunction<JobEventsContext>({
     leave = joined.leave;
     if (closed) joined.leave(); // the client went away while the log was read
     if (joined.ended) sse.end();
-    if (joined.ended && sent === 0) return new Response(null, { status: 204 }); // tells EventSource to stop reconnecting
-    return new Response(sse.stream, {
-      status: 200,
-      // `connection: close`: a stream ended at shutdown must not leave an idle keep-alive socket behind.
-      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', connection: 'close' },
-    });
+    if (joined.ended && sent === 0) return empty(204); // tells EventSource to stop reconnecting
+    // `connection: close`: a stream ended at shutdown must not leave an idle keep-alive socket behind.
+    return stream(sse.stream, 'text/event-stream; charset=utf-8', { 'cache-control': 'no-cache', 'x-accel-buffering': 'no', connection: 'close' });
   },
 });

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { TextSchema } from '../lib/http/response-schemas.ts';
+import { TextSchema } from '../lib/api/schemas.ts';
 import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { empty, stream } from '../lib/http/respond.ts';
 import { createSse, invalidLastEventId, resumeAfter, SEQ } from '../lib/http/sse.ts';

@@ -81,6 +81,9 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
   const { ctx, dispose } = built;
   const { port } = server.address() as AddressInfo;
   // Runs a previous process left `running`: re-attached or failed, in the background.
+  // A managed ComfyUI the previous VIDAX left running is taken over first, so a crash of it
+  // fails the runs recovery re-attaches.
+  ctx.processManager.adoptPrevious();
   ctx.runner.recover().catch((err) => log.error('run recovery failed', errorFields(err)));
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;

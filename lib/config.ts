@@ -17,6 +17,7 @@ const ComfyUIRestartSchema = v.strictObject({
 const ComfyUISchema = v.strictObject({
   url: v.optional(v.pipe(v.string(), v.url(), v.regex(/^https?:\/\//, 'must be an http(s) URL')), 'http://127.0.0.1:8188'),
   autoStart: v.optional(v.boolean(), true),
+  stopOnExit: v.optional(v.boolean(), false),
   command: v.optional(v.pipe(v.array(nonEmpty), v.minLength(1)), [
     'python3', 'main.py', '--listen', '127.0.0.1', '--port', '8188', '--disable-auto-launch',
   ]),

@@ -92,7 +92,7 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
     await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
     comfyuiEvents.close();
-    await processManager.stop(); // only a ComfyUI VIDAX started; an adopted one keeps running
+    await processManager.close(); // stops a managed ComfyUI only with comfyui.stopOnExit; never an adopted one
     await comfyui.close();
     await webhooks.close(); // pending deliveries stay recorded for the next start
     await inputGuard.close();

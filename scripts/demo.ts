@@ -40,6 +40,7 @@ const config = parseConfig(
         '--listen', '127.0.0.1', '--port', String(comfyuiPort), '--output-directory', join(base, 'comfyui-output'),
       ],
       startTimeoutMs: 20_000,
+      stopOnExit: true, // the demo's simulator goes with it
     },
   },
   base,

@@ -1,58 +1,60 @@
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, fstatSync, mkdirSync, openSync, readSync, statSync, truncateSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
- * An append-only log file capped at `maxBytes`: when a write would pass the cap, the file is
- * rotated to `<file>.1` (replacing an older one) and a fresh file is started, so the log never
- * takes more than twice the cap on disk. Writes are synchronous, so lines keep their order.
+ * ComfyUI's log: the managed process writes it itself through its own file descriptor (opened
+ * for append), so it keeps logging after VIDAX exits. VIDAX caps it by copy-truncate: when the
+ * file passes `maxBytes` it is copied to `<file>.1` (replacing an older one) and truncated; the
+ * writer's appends continue at the new end. Checked every second while VIDAX watches the process.
  */
-export interface CappedLog {
-  write(chunk: string | Uint8Array): void;
-  close(): void;
-}
-
-export function openCappedLog(path: string, maxBytes: number): CappedLog {
+export function openLogForChild(path: string, maxBytes: number): { fd: number; offset: number } {
   mkdirSync(dirname(path), { recursive: true });
-  let fd: number | null = openSync(path, 'a');
-  let size = fstatSync(fd).size;
-
-  const rotate = () => {
-    if (fd !== null) closeSync(fd);
-    renameSync(path, `${path}.1`);
-    fd = openSync(path, 'a');
-    size = 0;
-  };
-
-  return {
-    write(chunk) {
-      if (fd === null) return;
-      let buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (buf.byteLength > maxBytes) buf = buf.subarray(buf.byteLength - maxBytes);
-      try {
-        if (size > 0 && size + buf.byteLength > maxBytes) rotate();
-        if (fd === null) return;
-        writeSync(fd, buf);
-        size += buf.byteLength;
-      } catch {
-        // A full disk or a removed folder must not take VIDAX (or ComfyUI) down; the tail
-        // kept in memory still feeds error details.
-      }
-    },
-    close() {
-      if (fd !== null) closeSync(fd);
-      fd = null;
-    },
-  };
+  rotateIfOver(path, maxBytes);
+  const fd = openSync(path, 'a');
+  return { fd, offset: fstatSync(fd).size };
 }
 
-/** Keeps the last lines of a process's output (ANSI colour tags removed) for error details. */
-export function createTail(maxChars = 8192) {
+/** Copy-truncate rotation; never throws (a full disk must not take VIDAX or ComfyUI down). */
+export function rotateIfOver(path: string, maxBytes: number): boolean {
+  try {
+    if (statSync(path).size <= maxBytes) return false;
+    copyFileSync(path, `${path}.1`);
+    truncateSync(path, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Appends one line of VIDAX's own (start and exit markers); never throws. */
+export function appendLogLine(path: string, line: string): void {
+  try {
+    appendFileSync(path, `${line}\n`);
+  } catch {
+    // as above
+  }
+}
+
+/**
+ * The last `n` non-empty lines written to `path` since byte `from` (from 0 if the file was
+ * truncated meanwhile), reading at most `maxBytes` from its end; ANSI colour tags removed.
+ */
+export function tailLines(path: string, from: number, n = 20, maxBytes = 8192): string[] {
   let text = '';
-  return {
-    push(chunk: string | Uint8Array) {
-      text = (text + (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))).slice(-maxChars);
-    },
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI escapes
-    lines: (n = 20) => text.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n),
-  };
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const start = Math.max(from > size ? 0 : from, size - maxBytes);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI escapes
+  return text.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/).filter((l) => l.trim() !== '').slice(-n);
 }

@@ -4,11 +4,14 @@ import type { Logger } from '../logger.ts';
 import type { ComfyUIClient } from './client.ts';
 import { ComfyUIError } from './errors.ts';
 import { probeHealth, type ComfyUIHealth, type ManagerPhase } from './health.ts';
-import { type ExitInfo, type ManagedChild, recordedPid, spawnManaged } from './spawn.ts';
+import { adoptManaged, type ExitInfo, type ManagedChild, recordedPid, recordedProcess, spawnManaged } from './spawn.ts';
 
 export interface Ensured {
   url: string;
-  /** True when VIDAX started this ComfyUI (false: adopted, never killed by VIDAX). */
+  /**
+   * True when VIDAX started this ComfyUI, this process or a previous one whose pid file it
+   * re-adopted (false: adopted, never killed by VIDAX).
+   */
   managed: boolean;
   pid: number | null;
 }
@@ -31,8 +34,19 @@ export interface ProcessManager {
   health(): Promise<ComfyUIHealth>;
   /** Called when a managed ComfyUI that was ready exits unexpectedly. */
   onCrash(listener: (info: CrashInfo) => void): () => void;
-  /** Stops a ComfyUI that VIDAX started (SIGTERM, then SIGKILL); adopted ones are left alone. */
+  /**
+   * Takes over a managed ComfyUI a previous VIDAX started and left running (found through its
+   * pid file): watched for crashes, restarted, stopped like one this process started. Returns
+   * its pid, or null when there is none. `ensureComfyUI` does this too.
+   */
+  adoptPrevious(): number | null;
+  /** Stops a ComfyUI that VIDAX started (SIGTERM to its group, then SIGKILL); adopted ones are left alone. */
   stop(): Promise<void>;
+  /**
+   * On VIDAX shutdown: with `comfyui.stopOnExit` stops a managed ComfyUI like `stop()`; otherwise
+   * stops watching it and leaves it running (its pid file stays) for the next VIDAX to re-adopt.
+   */
+  close(): Promise<void>;
 }
 
 export interface ProcessManagerOptions {
@@ -57,6 +71,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
   let readySince = 0;
   let restartTimer: NodeJS.Timeout | null = null;
   let stopRequested = false;
+  let released = false;
 
   const alive = (c: ManagedChild | null): c is ManagedChild => c !== null && c.exit === null;
   const probe = (timeoutMs = config.healthTimeoutMs) =>
@@ -97,6 +112,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
 
   function onExit(c: ManagedChild, exit: ExitInfo): void {
     if (child === c) child = null;
+    if (released) return; // VIDAX let it go at shutdown: its exit is the next VIDAX's business
     if (c.intentional) {
       log.info('comfyui stopped', { pid: c.pid, exit_code: exit.code, signal: exit.signal });
       return;
@@ -105,7 +121,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     if (!c.wasReady) return; // a failed start: its caller gets COMFYUI_START_FAILED
     if (readySince && Date.now() - readySince >= restartResetMs) restarts = 0;
     const restarting = scheduleRestart();
-    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+    const how = exit.signal ? `killed by ${exit.signal}` : exit.code !== null ? `exit code ${exit.code}` : 'exited (re-adopted: no exit status)';
     const message = `ComfyUI (pid ${c.pid}) exited unexpectedly: ${how}`;
     const info: CrashInfo = { message, pid: c.pid, exit_code: exit.code, signal: exit.signal, last_lines: c.lastLines(), restarting };
     log.error('comfyui exited unexpectedly', { ...info });
@@ -143,6 +159,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     if (restartTimer) clearTimeout(restartTimer);
     restartTimer = null;
     phase = 'starting';
+    released = false;
     const c = spawnManaged({ ...config, graceMs });
     child = c;
     void c.exited.then((exit) => onExit(c, exit));
@@ -155,9 +172,29 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     }
   }
 
+  function adoptPrevious(): number | null {
+    if (alive(child)) return child.pid;
+    const rec = recordedProcess(config.logFile);
+    if (rec === null) return null;
+    const c = adoptManaged(rec, { logFile: config.logFile, logMaxBytes: config.logMaxBytes, graceMs });
+    child = c;
+    released = false;
+    void c.exited.then((exit) => onExit(c, exit));
+    log.info('re-adopted the managed comfyui a previous VIDAX started', { pid: rec.pid, url });
+    return rec.pid;
+  }
+
   async function ensure(): Promise<Ensured> {
+    adoptPrevious();
     if ((await probe()) === null) {
-      if (alive(child)) return { url, managed: true, pid: child.pid };
+      if (alive(child)) {
+        if (!child.wasReady) {
+          child.wasReady = true; // a re-adopted one: from now on its exit is a crash
+          phase = 'ready';
+          readySince = Date.now();
+        }
+        return { url, managed: true, pid: child.pid };
+      }
       if (phase !== 'ready') log.info('comfyui already running; adopting it', { url });
       phase = 'ready';
       return { url, managed: false, pid: recordedPid(config.logFile) };
@@ -172,6 +209,19 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     return start();
   }
 
+  async function stop(): Promise<void> {
+    stopRequested = true;
+    if (restartTimer) clearTimeout(restartTimer);
+    restartTimer = null;
+    const c = child;
+    if (alive(c)) {
+      log.info('stopping comfyui', { pid: c.pid });
+      await c.terminate();
+      phase = 'stopped';
+    }
+    await inflight?.catch(() => {});
+  }
+
   const single = (): Promise<Ensured> => {
     inflight ??= ensure().finally(() => {
       inflight = null;
@@ -184,6 +234,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
       stopRequested = false;
       return single();
     },
+    adoptPrevious,
     health: () =>
       probeHealth({ client, url, timeoutMs: config.healthTimeoutMs, phase, autoStart: config.autoStart, restarts, logFile: config.logFile,
         managedPid: alive(child) ? child.pid : null }),
@@ -193,17 +244,19 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
         crashListeners.delete(listener);
       };
     },
-    async stop() {
+    stop,
+    async close() {
+      if (config.stopOnExit) return stop();
       stopRequested = true;
       if (restartTimer) clearTimeout(restartTimer);
       restartTimer = null;
-      const c = child;
+      const c = child; // even one still starting: the next VIDAX re-adopts it
       if (alive(c)) {
-        log.info('stopping comfyui', { pid: c.pid });
-        await c.terminate();
-        phase = 'stopped';
+        released = true;
+        c.release();
+        child = null;
+        log.info('leaving comfyui running for the next VIDAX (comfyui.stopOnExit is false)', { pid: c.pid });
       }
-      await inflight?.catch(() => {});
     },
   };
 }

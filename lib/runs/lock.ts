@@ -1,5 +1,6 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatRecord, isRunning, parseRecord, type ProcessRecord, recordOf } from '../proc.ts';
 
 /**
  * One VIDAX per runs directory: `<runsDir>/.vidax.lock` holds the owner's pid and process start
@@ -25,47 +26,9 @@ export interface RunsDirLock {
   release(): void;
 }
 
-interface Owner {
-  pid: number;
-  /** Process start time in clock ticks since boot (Linux /proc), or null where unknown. */
-  start: number | null;
-}
-
-/** Start time of `pid` and whether it is a zombie, from /proc (null off Linux or if gone). */
-function procStat(pid: number): { start: number; zombie: boolean } | null {
+const readOwner = (path: string): ProcessRecord | null | 'missing' => {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
-    return { start: Number(fields[19]), zombie: fields[0] === 'Z' || fields[0] === 'X' };
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the process that wrote `owner` still runs. */
-export function ownerAlive(owner: Owner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  const stat = procStat(owner.pid);
-  if (stat === null) return true; // no /proc: trust the signal check
-  if (stat.zombie) return false;
-  return owner.start === null || stat.start === owner.start;
-}
-
-function parse(text: string): Owner | null {
-  const [pidLine = '', startLine = ''] = text.split('\n');
-  const pid = Number(pidLine.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  const start = Number(startLine.trim());
-  return { pid, start: startLine.trim() !== '' && Number.isFinite(start) ? start : null };
-}
-
-const readOwner = (path: string): Owner | null | 'missing' => {
-  try {
-    return parse(readFileSync(path, 'utf8'));
+    return parseRecord(readFileSync(path, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw err;
@@ -79,11 +42,11 @@ const readOwner = (path: string): Owner | null | 'missing' => {
  */
 export function lockRunsDir(runsDir: string): RunsDirLock {
   const path = join(runsDir, LOCK_NAME);
-  const me = `${process.pid}\n${procStat(process.pid)?.start ?? ''}\n`;
+  const me = formatRecord(recordOf());
   for (let attempt = 0; attempt < 10; attempt += 1) {
     const seen = readOwner(path);
     if (seen !== 'missing') {
-      if (seen !== null && ownerAlive(seen)) throw new RunsDirInUse(runsDir, seen.pid);
+      if (seen !== null && isRunning(seen)) throw new RunsDirInUse(runsDir, seen.pid);
       // Stale: move it aside under a unique name, and only drop it if it is the one we judged.
       const aside = `${path}.stale.${process.pid}.${attempt}`;
       try {
@@ -93,7 +56,7 @@ export function lockRunsDir(runsDir: string): RunsDirLock {
         throw err;
       }
       const moved = readOwner(aside);
-      if (moved !== 'missing' && moved !== null && ownerAlive(moved)) {
+      if (moved !== 'missing' && moved !== null && isRunning(moved)) {
         // A live owner took it over between our read and our rename: put it back.
         try {
           linkSync(aside, path);

@@ -1,15 +1,16 @@
 // The real process as users run it: one VIDAX per runs dir, and signals from a terminal (Ctrl-C
 // reaches npm and Node, npm forwards it again) or from systemd (SIGTERM to the whole group).
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isAlive, until } from '../support/comfyui.ts';
+import { fixture, freePort, isAlive, until } from '../support/comfyui.ts';
 import { TEST_KEY, tempDir } from '../support/context.ts';
 import { fixtureWorkflow, snapshot } from '../support/jobs.ts';
+import { simulatorCommand } from '../support/simulator.ts';
 import { type Spawned, spawnNpm, spawnVidax } from '../support/spawn.ts';
-import { readdirSync, readFileSync } from 'node:fs';
 
 const vidaxEnv = (runsDir: string) => ({ VIDAX_API_KEY: TEST_KEY, VIDAX_PORT: '0', VIDAX_RUNS_DIR: runsDir });
 
@@ -122,6 +123,105 @@ describe('signals: npm run sim', () => {
       assert.ok(!isAlive(npm.child.pid));
     } finally {
       npm.signalGroup('SIGKILL');
+    }
+  });
+});
+
+/** VIDAX from source with a config file in `base` (runs dir `base/runs`), listening on a free port. */
+async function vidaxWithConfig(base: string, config: Record<string, unknown>, env: Record<string, string> = {}) {
+  const file = join(base, 'vidax.json');
+  writeFileSync(file, JSON.stringify({ requestLog: false, runsDir: 'runs', ...config }));
+  const proc = spawnVidax({ VIDAX_API_KEY: TEST_KEY, VIDAX_PORT: '0', VIDAX_CONFIG: file, ...env }, base);
+  const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)/, 20_000);
+  const headers = { 'x-api-key': TEST_KEY, 'content-type': 'application/json' };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return { status: res.status, body: await res.json() };
+  };
+  return { proc, url: url as string, call };
+}
+
+/** Kills a process group (a managed ComfyUI is a session leader) and waits until its leader is gone. */
+async function killGroup(pid: number | null | undefined) {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+  await until(`pid ${pid} to go`, () => !isAlive(pid), 5000).catch(() => {});
+}
+
+describe('a VIDAX restart does not kill GPU work', () => {
+  it('slow run on a managed ComfyUI, SIGTERM VIDAX, start it again: same ComfyUI pid, run re-attached, success', { timeout: 90_000 }, async () => {
+    const base = tempDir();
+    const port = await freePort();
+    const config = { comfyui: { url: `http://127.0.0.1:${port}`, command: simulatorCommand(port), startTimeoutMs: 20_000 } };
+    const slow = {
+      '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+      '2': { class_type: 'VidaxSlowSteps', inputs: { images: ['1', 0], steps: 60, step_ms: 50 } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'handover' } },
+    };
+    let comfyPid: number | null = null;
+    const first = await vidaxWithConfig(base, config);
+    let second: Awaited<ReturnType<typeof vidaxWithConfig>> | null = null;
+    try {
+      const id = (await first.call('POST', '/jobs', { workflow: slow })).body.run_id as string;
+      assert.equal((await first.call('POST', `/jobs/${id}/start`)).status, 202);
+      comfyPid = (await first.call('GET', '/comfyui/health')).body.pid;
+      assert.ok(comfyPid && isAlive(comfyPid));
+      await until('progress', async () => (await first.call('GET', `/jobs/${id}`)).body.phases.comfyui.progress?.value > 2);
+      first.proc.child.kill('SIGTERM');
+      assert.equal((await first.proc.exit()).code, 0);
+      assert.match(first.proc.stdout(), /leaving comfyui running for the next VIDAX/);
+      assert.ok(isAlive(comfyPid), 'ComfyUI outlives VIDAX');
+
+      second = await vidaxWithConfig(base, config);
+      const end = await until('the run to end', async () => {
+        const r = await second!.call('GET', `/jobs/${id}`);
+        return ['completed', 'failed'].includes(r.body.run_status) ? r.body : null;
+      }, 30_000);
+      assert.equal(end.exit_status, 'success', JSON.stringify(end.error));
+      const health = (await second.call('GET', '/comfyui/health')).body;
+      assert.deepEqual({ pid: health.pid, managed: health.managed }, { pid: comfyPid, managed: true });
+      const events = await (await fetch(`${second.url}/jobs/${id}/logs`, { headers: { 'x-api-key': TEST_KEY } })).text();
+      assert.match(events, /"type":"run.reattached"/);
+    } finally {
+      first.proc.child.kill('SIGKILL');
+      second?.proc.child.kill('SIGKILL');
+      await killGroup(comfyPid);
+    }
+  });
+});
+
+describe('the key stays in VIDAX', () => {
+  it('a managed ComfyUI gets the environment minus every VIDAX_* variable, plus comfyui.env', { timeout: 60_000 }, async () => {
+    const base = tempDir();
+    const port = await freePort();
+    const out = join(base, 'env.json');
+    const vx = await vidaxWithConfig(
+      base,
+      { comfyui: { url: `http://127.0.0.1:${port}`, command: fixture('report-env', '--port', String(port), '--out', out), env: { COMFY_EXTRA: 'from-config' }, stopOnExit: true } },
+      { VIDAX_EXTRA_SECRET: 'do-not-leak', LANG_TEST_VAR: 'kept' },
+    );
+    let pid: number | null = null;
+    try {
+      const started = await vx.call('POST', '/comfyui/start');
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      pid = started.body.pid;
+      const env = JSON.parse(readFileSync(out, 'utf8')) as Record<string, string>;
+      assert.deepEqual(Object.keys(env).filter((k) => /^VIDAX_/i.test(k)), []);
+      assert.equal(env.COMFY_EXTRA, 'from-config');
+      assert.equal(env.LANG_TEST_VAR, 'kept');
+      assert.ok(env.PATH, 'the rest of the environment is passed on');
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      assert.ok(!environ.includes(TEST_KEY) && !environ.includes('do-not-leak'), 'not in /proc/<pid>/environ either');
+      vx.proc.child.kill('SIGTERM');
+      assert.equal((await vx.proc.exit()).code, 0);
+      await until('stopOnExit to stop it', () => !isAlive(pid), 10_000);
+    } finally {
+      vx.proc.child.kill('SIGKILL');
+      await killGroup(pid);
     }
   });
 });

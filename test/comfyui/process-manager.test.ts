@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openCappedLog } from '../../lib/comfyui/capped-log.ts';
+import { rotateIfOver } from '../../lib/comfyui/capped-log.ts';
 import { type ComfyUIClient, createComfyUIClient } from '../../lib/comfyui/client.ts';
 import { type CrashInfo, createProcessManager, type ProcessManager } from '../../lib/comfyui/process-manager.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
@@ -64,7 +64,7 @@ describe('process manager', () => {
       ok: true, status: 'ready', managed: true, pid: ensured.pid,
     });
     assert.ok(typeof health.latency_ms === 'number');
-    assert.equal(readFileSync(`${config.comfyui.logFile}.pid`, 'utf8').trim(), String(ensured.pid));
+    assert.equal(readFileSync(`${config.comfyui.logFile}.pid`, 'utf8').split('\n')[0], String(ensured.pid), 'pid file: pid, then its start time');
     await until('the ready line in the log', () => readFileSync(config.comfyui.logFile, 'utf8').includes('To see the GUI go to:'));
     const again = await pm.ensureComfyUI();
     assert.equal(again.pid, ensured.pid, 'an already healthy ComfyUI is reused');
@@ -182,27 +182,48 @@ describe('process manager with the simulator', () => {
     assert.ok(isAlive(sim.pid));
   });
 
-  it('starts the simulator as its ComfyUI, and a second manager (VIDAX restarted) adopts it with its pid', async () => {
+  it('starts the simulator as its ComfyUI; a second manager (VIDAX restarted) re-adopts it through its pid file and manages it', async () => {
     const port = await freePort();
     const first = manager({ command: simulatorCommand(port), startTimeoutMs: 15_000 }, port);
     const started = await first.pm.ensureComfyUI();
     assert.equal(started.managed, true);
     const logFile = first.config.comfyui.logFile;
+    await first.pm.close(); // stopOnExit is false by default: VIDAX exits, ComfyUI keeps running
+    assert.ok(isAlive(started.pid), 'close() leaves the managed ComfyUI running');
+    assert.ok(existsSync(`${logFile}.pid`), 'and its pid file for the next VIDAX');
     const second = createProcessManager({
-      config: { ...first.config.comfyui, command: fixture('exit-at-once') },
+      config: { ...first.config.comfyui, command: fixture('exit-at-once'), restart: { ...first.config.comfyui.restart, enabled: false } },
       client: first.client,
       log: createMemoryLogger(),
     });
+    const crashes: CrashInfo[] = [];
+    second.onCrash((info) => crashes.push(info));
     const adopted = await second.ensureComfyUI();
-    assert.deepEqual(adopted, { url: `http://127.0.0.1:${port}`, managed: false, pid: started.pid });
+    assert.deepEqual(adopted, { url: `http://127.0.0.1:${port}`, managed: true, pid: started.pid });
     const health = await second.health();
     assert.deepEqual({ status: health.status, managed: health.managed, pid: health.pid, log_file: health.log_file }, {
-      status: 'ready', managed: false, pid: started.pid, log_file: logFile,
+      status: 'ready', managed: true, pid: started.pid, log_file: logFile,
     });
+    process.kill(started.pid!, 'SIGKILL'); // not its child, yet its exit is seen
+    await until('the re-adopted ComfyUI crash report', () => crashes.length === 1);
+    assert.equal(crashes[0]?.pid, started.pid);
     await second.stop();
-    assert.ok(isAlive(started.pid), 'the adopting manager never kills it');
-    await first.pm.stop();
-    assert.ok(!isAlive(started.pid));
+  });
+
+  it('stops a re-adopted ComfyUI (its whole process group) on stop(), and on close() with stopOnExit', async () => {
+    const port = await freePort();
+    const first = manager({ command: simulatorCommand(port), startTimeoutMs: 15_000 }, port);
+    const started = await first.pm.ensureComfyUI();
+    await first.pm.close();
+    const second = createProcessManager({
+      config: { ...first.config.comfyui, stopOnExit: true },
+      client: first.client,
+      log: createMemoryLogger(),
+    });
+    assert.equal(second.adoptPrevious(), started.pid);
+    await second.close();
+    assert.ok(!isAlive(started.pid), 'stopOnExit: close() stops it');
+    assert.ok(!existsSync(`${first.config.comfyui.logFile}.pid`));
   });
 
   it('times out a never-ready simulator and kills it; reports an exit at start with its code', async () => {
@@ -218,15 +239,18 @@ describe('process manager with the simulator', () => {
 });
 
 describe('capped log', () => {
-  it('rotates to .1 when a write would pass the cap, keeping each file under it', () => {
+  it('copy-truncates to .1 once past the cap; a writer holding the file keeps appending at the new end', () => {
     const file = join(tempDir(), 'comfyui.log');
     writeFileSync(`${file}.1`, 'old rotated'); // replaced by the next rotation
-    const log = openCappedLog(file, 100);
-    for (let i = 0; i < 30; i++) log.write(`line ${String(i).padStart(2, '0')}\n`);
-    log.close();
+    const fd = openSync(file, 'a'); // as the managed ComfyUI holds it
+    for (let i = 0; i < 30; i++) {
+      writeSync(fd, `line ${String(i).padStart(2, '0')}\n`);
+      rotateIfOver(file, 100);
+    }
+    closeSync(fd);
     assert.ok(statSync(file).size <= 100);
-    assert.ok(statSync(`${file}.1`).size <= 100);
-    assert.match(readFileSync(file, 'utf8'), /line 29\n$/);
+    assert.ok(statSync(`${file}.1`).size <= 100 + 8);
+    assert.match(readFileSync(file, 'utf8'), /^line \d\d\n(line \d\d\n)*line 29\n$/, 'no hole of NULs: appends restart at 0');
     assert.doesNotMatch(readFileSync(`${file}.1`, 'utf8'), /old rotated/);
   });
 });

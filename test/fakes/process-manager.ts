@@ -6,6 +6,7 @@ export class FakeProcessManager implements ProcessManager {
   startError: Error | null = null;
   ensured = 0;
   stopped = false;
+  closed = false;
   private readonly crashListeners = new Set<(info: CrashInfo) => void>();
 
   async ensureComfyUI(): Promise<Ensured> {
@@ -20,8 +21,14 @@ export class FakeProcessManager implements ProcessManager {
     this.crashListeners.add(listener);
     return () => this.crashListeners.delete(listener);
   }
+  adoptPrevious(): number | null {
+    return null;
+  }
   async stop(): Promise<void> {
     this.stopped = true;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
   }
 
   // The test's side.

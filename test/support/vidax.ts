@@ -25,6 +25,7 @@ export async function startVidaxWithSim(
       startTimeoutMs: 20_000,
       requestTimeoutMs: 5000,
       restart: { backoffMs: 100, maxBackoffMs: 500, maxRestarts: 3 },
+      stopOnExit: true, // close() leaves no simulator behind (a test of the hand-over says false)
       ...opts.comfyui,
     },
   });

@@ -100,9 +100,9 @@ describe('GET /comfyui/health and POST /comfyui/start (handlers)', () => {
 });
 
 describe('ComfyUI endpoints through the Node adapter', () => {
-  it('starts the simulator on POST /comfyui/start and stops it when the server closes', async () => {
+  it('starts the simulator on POST /comfyui/start and stops it when the server closes (comfyui.stopOnExit)', async () => {
     const port = await freePort();
-    const config = testConfig({ comfyui: { url: `http://127.0.0.1:${port}`, command: simulatorCommand(port), startTimeoutMs: 15_000 } });
+    const config = testConfig({ comfyui: { url: `http://127.0.0.1:${port}`, command: simulatorCommand(port), startTimeoutMs: 15_000, stopOnExit: true } });
     const running = await startServer({ config, log: createMemoryLogger() });
     let closed = false;
     cleanups.push(async () => { if (!closed) await running.close(); });
@@ -122,14 +122,14 @@ describe('ComfyUI endpoints through the Node adapter', () => {
 });
 
 describe('ComfyUI across VIDAX processes', () => {
-  it('stops its ComfyUI on SIGTERM; after a kill -9 the next VIDAX adopts the survivor', async () => {
+  it('with stopOnExit stops its ComfyUI on SIGTERM; after a kill -9 the next VIDAX re-adopts the survivor as managed', async () => {
     const port = await freePort();
     const dir = tempDir();
     const configFile = join(dir, 'vidax.json');
     writeFileSync(configFile, JSON.stringify({
       runsDir: join(dir, 'runs'),
       requestLog: false,
-      comfyui: { url: `http://127.0.0.1:${port}`, command: fixture('healthy', '--port', String(port)), startTimeoutMs: 15_000 },
+      comfyui: { url: `http://127.0.0.1:${port}`, command: fixture('healthy', '--port', String(port)), startTimeoutMs: 15_000, stopOnExit: true },
     }));
     const env = { VIDAX_API_KEY: TEST_KEY, VIDAX_PORT: '0', VIDAX_CONFIG: configFile };
     const headers = { 'x-api-key': TEST_KEY };
@@ -161,11 +161,11 @@ describe('ComfyUI across VIDAX processes', () => {
     cleanups.push(async () => { c.child.kill('SIGKILL'); });
     const [, urlC] = await c.waitFor(/listening on (http:\/\/\S+)/);
     const adopted = await startComfyUI(urlC!);
-    assert.deepEqual({ managed: adopted.managed, pid: adopted.pid }, { managed: false, pid: second.pid });
+    assert.deepEqual({ managed: adopted.managed, pid: adopted.pid }, { managed: true, pid: second.pid });
     const health = (await (await fetch(`${urlC}/comfyui/health`, { headers })).json()) as { status: string; pid: number };
     assert.deepEqual({ status: health.status, pid: health.pid }, { status: 'ready', pid: second.pid });
     c.child.kill('SIGTERM');
     await c.exit();
-    assert.ok(isAlive(second.pid), 'an adopted ComfyUI is never killed by VIDAX');
+    await until('the re-adopted ComfyUI to stop with VIDAX (stopOnExit)', () => !isAlive(second.pid), 5000);
   });
 });

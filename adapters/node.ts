@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { functions } from '../functions/index.ts';
 import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
-import { buildContext, type Context } from '../lib/context.ts';
+import { type Context, createContext } from '../lib/context.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
 import { createRequestLog } from '../lib/http/request-log.ts';
 import { lockRunsDir, RunsDirInUse } from '../lib/runs/lock.ts';
@@ -67,24 +67,20 @@ function createHttpServer(ctx: Context, config: Config, log: Logger): Server {
  */
 export async function startServer({ config, log }: StartOptions): Promise<RunningServer> {
   const lock = lockRunsDir(config.runsDir);
-  let built: Awaited<ReturnType<typeof buildContext>>;
+  const context = createContext({ config, log, version: VERSION });
+  const { ctx } = context;
   let server: Server;
   try {
-    built = await buildContext({ config, log, version: VERSION });
-    server = createHttpServer(built.ctx, config, log);
+    await context.start(); // recovery: the store's, then runs left `running` (in the background)
+    server = createHttpServer(ctx, config, log);
     server.listen(config.port, config.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {
+    await context.dispose().catch(() => {});
     lock.release();
     throw err;
   }
-  const { ctx, dispose } = built;
   const { port } = server.address() as AddressInfo;
-  // Runs a previous process left `running`: re-attached or failed, in the background.
-  // A managed ComfyUI the previous VIDAX left running is taken over first, so a crash of it
-  // fails the runs recovery re-attaches.
-  ctx.processManager.adoptPrevious();
-  ctx.runner.recover().catch((err) => log.error('run recovery failed', errorFields(err)));
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
   return {
@@ -98,7 +94,7 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
         ctx.liveEvents.closeAll(); // open event streams would hold the server open
         await closed;
         try {
-          await dispose();
+          await context.dispose();
         } finally {
           lock.release();
         }

@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import { sweepStaging } from './inputs/staging.ts';
 import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
-import type { Logger } from './logger.ts';
+import { errorFields, type Logger } from './logger.ts';
 import { createLiveEvents, type LiveEvents } from './runs/live-events.ts';
 import { createRunStore, type RunStore } from './runs/store.ts';
 import { createWebhooks } from './webhooks/service.ts';
@@ -38,27 +38,36 @@ export interface Context {
   readonly liveEvents: LiveEvents;
 }
 
-export interface BuildContextOptions {
+export interface ContextOptions {
   config: Config;
   log: Logger;
   version: string;
 }
 
-/** Builds the context and its services; `dispose` releases them (the adapter calls it on shutdown). */
-export async function buildContext({ config, log, version }: BuildContextOptions): Promise<{
-  ctx: Context;
-  dispose: () => Promise<void>;
-}> {
+/** The context and its lifecycle: an adapter calls `start()` once before serving and `dispose()` once at the end. */
+export interface ContextLifecycle {
+  readonly ctx: Context;
+  /**
+   * Start-up work, in order: the run store's recovery (half-created runs and temp files a crash
+   * left; touches only the .active index), the input staging sweep, taking over a managed
+   * ComfyUI the previous VIDAX left running, then in the background the
+   * webhook deliveries a previous process left pending and the runner's recovery of runs it
+   * left `running` (re-attached or failed).
+   */
+  start(): Promise<void>;
+  /** Releases every service; runs in flight stay `running` for the next start to recover. */
+  dispose(): Promise<void>;
+}
+
+/** Builds the context and its services without any I/O; `start()` does the start-up work. */
+export function createContext({ config, log, version }: ContextOptions): ContextLifecycle {
   const comfyui = createComfyUIClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
   const comfyuiEvents = createEventStream({ url: config.comfyui.url, log });
   const processManager = createProcessManager({ config: config.comfyui, client: comfyui, log });
   const store = createRunStore({ runsDir: config.runsDir, log });
-  await store.recover(); // half-created runs and temp files a crash left; touches only the .active index
   // Signed deliveries of run events hook into the store's create and appendEvent (lib/webhooks/).
   const webhooks = createWebhooks({ config: config.webhooks, runs: store, transport: createWebhookTransport(config.webhooks), log, version });
   const runs = webhooks.runs;
-  void webhooks.start(); // pending deliveries of a previous process, in the background
-  await sweepStaging(store.runsDir); // uploads a crash cut off belong to no run
   const inputGuard = createUrlGuard({
     allow: config.inputs.urlAllow,
     allowLoopback: config.inputs.unsafeAllowLoopback,
@@ -88,15 +97,34 @@ export async function buildContext({ config, log, version }: BuildContextOptions
     }),
     inputGuard,
   });
-  const dispose = async () => {
-    ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
-    await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
-    comfyuiEvents.close();
-    await processManager.close(); // stops a managed ComfyUI only with comfyui.stopOnExit; never an adopted one
-    await comfyui.close();
-    await webhooks.close(); // pending deliveries stay recorded for the next start
-    await inputGuard.close();
-    await runs.close(); // pending manifest writes and events land before exit
+  let started: Promise<void> | undefined;
+  let disposed: Promise<void> | undefined;
+  return {
+    ctx,
+    start() {
+      started ??= (async () => {
+        await store.recover();
+        void webhooks.start(); // pending deliveries of a previous process, in the background
+        await sweepStaging(store.runsDir); // uploads a crash cut off belong to no run
+        // A managed ComfyUI the previous VIDAX left running is taken over first, so a crash of it
+        // fails the runs recovery re-attaches.
+        processManager.adoptPrevious();
+        ctx.runner.recover().catch((err) => log.error('run recovery failed', errorFields(err)));
+      })();
+      return started;
+    },
+    dispose() {
+      disposed ??= (async () => {
+        ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
+        await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
+        comfyuiEvents.close();
+        await processManager.close(); // stops a managed ComfyUI only with comfyui.stopOnExit; never an adopted one
+        await comfyui.close();
+        await webhooks.close(); // pending deliveries stay recorded for the next start
+        await inputGuard.close();
+        await runs.close(); // pending manifest writes and events land before exit
+      })();
+      return disposed;
+    },
   };
-  return { ctx, dispose };
 }

@@ -5,6 +5,7 @@ import { type Logger, type SimOptions, versionAtLeast } from './args.ts';
 import type { Executor } from './executor.ts';
 import { upload, view } from './files.ts';
 import { features, systemStats } from './info.ts';
+import { handleJobs } from './jobs.ts';
 import { NODES, nodeDef } from './nodes.ts';
 import type { ExtraData, PromptQueue } from './queue.ts';
 import { type Graph, validatePrompt } from './validate.ts';
@@ -184,6 +185,10 @@ export async function handle(sim: Sim, req: IncomingMessage, res: ServerResponse
   const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   let pathKnown = false;
   try {
+    if (url.pathname.startsWith('/api/jobs') && (await handleJobs(sim, req, url.pathname, url.searchParams, (status, body) => {
+      json(res, status, body);
+      return true;
+    }))) return;
     for (const [m, re, fn] of ROUTES) {
       const match = re.exec(path);
       if (!match) continue;
@@ -191,6 +196,8 @@ export async function handle(sim: Sim, req: IncomingMessage, res: ServerResponse
       if (m === method) return void (await fn(sim, req, res, match, url.searchParams));
     }
     if (pathKnown) return send(res, 405, '405: Method Not Allowed', 'text/plain; charset=utf-8');
+    // Newer servers (checked on 0.33.0) answer an unknown route 404 with an empty body.
+    if (versionAtLeast(sim.opts.version, '0.33.0')) return send(res, 404, '', 'application/octet-stream');
     send(res, 404, '404: Not Found', 'text/plain; charset=utf-8');
   } catch (e) {
     if (res.headersSent) return void res.destroy();

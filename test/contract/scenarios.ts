@@ -205,6 +205,11 @@ export function contractSuite(make: () => Promise<Target>) {
       const h = await until('ComfyUI to record the interrupt', async () => (await comfyui(t, 'GET', `/history/${promptId}`))[promptId], 60_000);
       assert.equal(h.status.status_str, 'error');
       assert.equal(h.status.messages.at(-1)[0], 'execution_interrupted');
+      // Newer ComfyUI (jobs API, v0.6.0+) calls the same prompt `cancelled` there.
+      const job = await fetch(`${t.comfy.url}/api/jobs/${promptId}`, { signal: AbortSignal.timeout(30_000) });
+      if (t.simVersion && versionAtLeast(t.simVersion, '0.6.0')) assert.equal(job.status, 200);
+      if (job.status === 200) assert.equal((await job.json()).status, 'cancelled');
+      else await job.arrayBuffer();
       await until('the queue to drain', async () => {
         const q = await comfyui(t, 'GET', '/queue');
         return q.queue_running.length + q.queue_pending.length === 0;

@@ -73,6 +73,18 @@ export class Vidax {
     return res.body.run_id;
   }
 
+  /** POST /jobs as multipart: the job as part `job`, one file part per input. */
+  async createWithFiles(job: Record<string, unknown>, files: Record<string, { bytes: Buffer; filename: string; type: string }>): Promise<string> {
+    if (!this.proc) throw new Error('VIDAX is not running');
+    const form = new FormData();
+    form.append('job', JSON.stringify(job));
+    for (const [name, f] of Object.entries(files)) form.append(name, new Blob([new Uint8Array(f.bytes)], { type: f.type }), f.filename);
+    const res = await fetch(`${this.proc.url}/jobs`, { method: 'POST', headers: { 'x-api-key': KEY }, body: form, signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    if (res.status !== 202) throw new Error(`POST /jobs (multipart): ${res.status} ${text}`);
+    return JSON.parse(text).run_id;
+  }
+
   async startRun(id: string): Promise<void> {
     const res = await this.request('POST', `/jobs/${id}/start`, undefined, 240_000);
     if (res.status !== 202) throw new Error(`POST /jobs/${id}/start: ${res.status} ${res.text}`);

@@ -47,6 +47,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
     await runs.update(id, (m) => recordComfyUI(m));
     return fail(id, 'encode', cancelledError('encode'));
   }
+  let recordEncode: (m: Manifest) => void;
   if (encodeWanted) {
     void event(id, 'phase.started', { phase: 'encode' });
     const startedAt = new Date().toISOString();
@@ -61,24 +62,36 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
       return fail(id, 'encode', isCancelled(steps.signal) ? cancelledError('encode') : runError('ENCODE_FAILED', (err as Error).message));
     }
     void event(id, 'phase.completed', { phase: 'encode', placeholder: done.placeholder });
-    await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
-    await runs.update(id, (m) => {
-      recordComfyUI(m);
+    recordEncode = (m) => {
       beginPhase(m, 'encode');
       m.phases.encode.started_at = startedAt;
       endPhase(m, 'encode', 'completed', { placeholder: done.placeholder, source: done.source, fps: job.phases?.encode?.fps ?? null });
       m.artifacts.push({ path: 'final.mp4', bytes: done.bytes, sha256: done.sha256, phase: 'encode' });
-      m.run_status = 'completed';
-      m.exit_status = partial ? 'partial' : 'success';
-    });
+    };
   } else {
     void event(id, 'phase.skipped', { phase: 'encode' });
-    await event(id, 'run.completed', { exit_status: partial ? 'partial' : 'success' });
-    await runs.update(id, (m) => {
-      recordComfyUI(m);
-      endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
-      m.run_status = 'completed';
-      m.exit_status = partial ? 'partial' : 'success';
-    });
+    recordEncode = (m) => endPhase(m, 'encode', 'skipped', { reason: 'disabled by the job' });
   }
+  return completeRun(steps, id, partial ? 'partial' : 'success', (m) => {
+    recordComfyUI(m);
+    recordEncode(m);
+  });
+}
+
+/**
+ * The one way a run completes: its last event first (a reader of `completed` finds it), then one
+ * manifest write with what the last phases recorded and the end of the run.
+ */
+export async function completeRun(
+  steps: Pick<RunSteps, 'runs' | 'event'>,
+  id: string,
+  exit: 'success' | 'partial',
+  record: (m: Manifest) => void,
+): Promise<void> {
+  await steps.event(id, 'run.completed', { exit_status: exit });
+  await steps.runs.update(id, (m) => {
+    record(m);
+    m.run_status = 'completed';
+    m.exit_status = exit;
+  });
 }

@@ -5,7 +5,7 @@ import { isComfyUIError } from '../comfyui/errors.ts';
 import type { EventStream } from '../comfyui/events.ts';
 import { type RunError, runError, VidaxError, vidaxError } from '../errors.ts';
 import { errorFields, type Logger } from '../logger.ts';
-import { type ComfyUIPhaseIO, finishPrompt } from './comfyui-phase.ts';
+import { type ComfyUIPhaseIO, type ComfyUIPhaseResult, finishPrompt } from './comfyui-phase.ts';
 import { CANCEL_REASON, type CancelOutcome, cancelledError, cancelRun, cutPhase, isCancelled } from './cancel.ts';
 import { finishRun, type RunSteps } from './finish-run.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
@@ -78,48 +78,65 @@ export function createRunner(deps: RunnerDeps): Runner {
 
   const steps: RunSteps = { runs, event, fail };
 
-  /**
-   * Drives the prompt of a started run: a fresh one (prepared and claimed by `start`) is
-   * submitted once the event socket is ready (at most `eventsReadyMs`); a re-attached one only
-   * waits. Then outputs, encode and the end of the run.
-   */
-  async function execute(id: string, abort: AbortController, prompt: { promptId: string; graph: Workflow | null }): Promise<void> {
+  /** What both paths need once a run is running: its job, deadline budget, files and phase I/O. */
+  async function runScope(id: string, abort: AbortController, promptId: string) {
     const job = await runs.readJob(id);
     const paths = runs.paths(id);
     const timeoutS = job.timeout_s ?? deps.defaultTimeoutS;
-    const { promptId, graph } = prompt;
     const patcher = createPhasePatcher(runs, id, log);
     const io = phaseIO(id, abort, patcher.patch);
     const where = { promptId, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir };
-    let result: Awaited<ReturnType<typeof finishPrompt>>;
-    if (graph === null) {
-      const m = await runs.get(id);
-      const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
-      void event(id, 'run.reattached', { prompt_id: promptId });
-      result = await finishPrompt(io, { ...where, deadline: started + timeoutS * 1000 });
-    } else {
-      if (isCancelled(abort.signal)) return fail(id, 'comfyui', cancelledError('comfyui')); // never submitted
-      const deadline = Date.now() + timeoutS * 1000;
-      const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
-      void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
-      let refused: RunError | null = null;
-      const submit = async () => {
-        try {
-          const submitted = await comfyui.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
-          void event(id, 'comfyui.queued', { prompt_id: promptId, number: submitted.number, node_errors: submitted.node_errors });
-        } catch (err) {
-          refused = isComfyUIError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
-          throw err;
-        }
-      };
+    return { job, timeoutS, patcher, io, where };
+  }
+
+  /**
+   * Fresh start (after `start` or the background prepare claimed the run and wrote its graph):
+   * submit the prompt once the event socket is ready (at most `eventsReadyMs`), await it,
+   * collect its outputs, then the media phases and the end of the run (`complete`).
+   */
+  async function freshRun(id: string, abort: AbortController, promptId: string, graph: Workflow): Promise<void> {
+    if (isCancelled(abort.signal)) return fail(id, 'comfyui', cancelledError('comfyui')); // never submitted
+    const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId);
+    const deadline = Date.now() + timeoutS * 1000;
+    const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
+    void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
+    let refused: RunError | null = null;
+    const submit = async () => {
       try {
-        result = await finishPrompt(io, { ...where, deadline }, submit);
+        const submitted = await comfyui.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
+        void event(id, 'comfyui.queued', { prompt_id: promptId, number: submitted.number, node_errors: submitted.node_errors });
       } catch (err) {
-        await patcher.drain();
-        if (refused) return fail(id, 'comfyui', refused);
-        throw err; // not ComfyUI's answer: RUNNER_ERROR in launch()
+        refused = isComfyUIError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
+        throw err;
       }
+    };
+    let result: ComfyUIPhaseResult;
+    try {
+      result = await finishPrompt(io, { ...where, deadline }, submit);
+    } catch (err) {
+      await patcher.drain();
+      if (refused) return fail(id, 'comfyui', refused);
+      throw err; // not ComfyUI's answer: RUNNER_ERROR in launchWork()
     }
+    return complete(id, abort, job, patcher, result);
+  }
+
+  /**
+   * Re-attach (at recovery: a run a previous process left running whose prompt ComfyUI still
+   * has): no submit; await the prompt against the deadline it had from its start, then the same
+   * steps as a fresh run.
+   */
+  async function reattachedRun(id: string, abort: AbortController, promptId: string): Promise<void> {
+    const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId);
+    const m = await runs.get(id);
+    const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
+    void event(id, 'run.reattached', { prompt_id: promptId });
+    const result = await finishPrompt(io, { ...where, deadline: started + timeoutS * 1000 });
+    return complete(id, abort, job, patcher, result);
+  }
+
+  /** The common end of both paths: progress writes drained, then `finishRun` (media phases, one completion). */
+  async function complete(id: string, abort: AbortController, job: Job, patcher: { drain(): Promise<unknown> }, result: ComfyUIPhaseResult): Promise<void> {
     await patcher.drain();
     return finishRun({ ...steps, signal: abort.signal }, id, job, result);
   }
@@ -137,13 +154,6 @@ export function createRunner(deps: RunnerDeps): Runner {
     };
   }
 
-  function launch(id: string, prompt: { promptId: string; graph: Workflow | null }, prepareError?: Error): void {
-    launchWork(id, (abort) =>
-      prepareError
-        ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
-        : execute(id, abort, prompt),
-    );
-  }
 
   /**
    * The prepare phase of a job with inputs, in the background: URL inputs fetched through the
@@ -184,7 +194,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       return fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${(err as Error).message}`));
     }
     void event(id, 'phase.completed', { phase: 'prepare' });
-    return execute(id, abort, { promptId, graph });
+    return freshRun(id, abort, promptId, graph);
   }
 
   function launchWork(id: string, run: (abort: AbortController) => Promise<void>): void {
@@ -254,7 +264,11 @@ export function createRunner(deps: RunnerDeps): Runner {
         void event(id, 'run.started'); // the run's event log keeps the order of appends
         void event(id, 'phase.started', { phase: 'prepare' });
         if (!prepareError) void event(id, 'phase.completed', { phase: 'prepare' });
-        launch(id, { promptId, graph }, prepareError);
+        launchWork(id, (abort) =>
+          prepareError
+            ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
+            : freshRun(id, abort, promptId, graph),
+        );
       } finally {
         starting.delete(id);
       }
@@ -281,7 +295,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       const missing: { m: Manifest; promptId: string | null; why: string }[] = [];
       const reattach = (id: string, promptId: string) => {
         reattached.push(id);
-        launch(id, { promptId, graph: null });
+        launchWork(id, (abort) => reattachedRun(id, abort, promptId));
       };
       for (const id of await runs.listActive('running')) {
         const m = await runs.get(id).catch(() => null);

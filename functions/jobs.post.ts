@@ -4,6 +4,7 @@ import type { InputsConfig } from '../lib/config.ts';
 import { createJob, isMultipart } from '../lib/inputs/intake.ts';
 import { jobUrls } from '../lib/jobs/urls.ts';
 import type { UrlGuard } from '../lib/net/url-guard.ts';
+import type { JobParser } from '../lib/jobs/job-parser.ts';
 import type { RunStore } from '../lib/runs/store.ts';
 import { CreatedJobSchema, MultipartJobSchema } from '../lib/api/schemas.ts';
 import { JOB_SCHEMA } from '../lib/jobs/schema.ts';
@@ -12,6 +13,7 @@ export interface CreateJobContext extends FunctionContext {
   readonly config: FunctionContext['config'] & { readonly runsDir: string; readonly inputs: InputsConfig };
   readonly runs: Pick<RunStore, 'create'>;
   readonly inputGuard?: Pick<UrlGuard, 'check'>;
+  readonly jobParser?: Pick<JobParser, 'parse'>;
 }
 
 /**

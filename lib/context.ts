@@ -4,6 +4,7 @@ import { createEventStream, type EventStream } from './comfyui/events.ts';
 import { createProcessManager, type ProcessManager } from './comfyui/process-manager.ts';
 import type { Config } from './config.ts';
 import { sweepStaging } from './inputs/staging.ts';
+import { createJobParser, type JobParser } from './jobs/job-parser.ts';
 import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import { errorFields, type Logger } from './logger.ts';
@@ -36,6 +37,8 @@ export interface Context {
   readonly inputGuard: UrlGuard;
   /** Watchers of runs' event logs (GET /jobs/:id/events): one hub per watched run. */
   readonly liveEvents: LiveEvents;
+  /** Parses and validates large job bodies off the event loop. */
+  readonly jobParser: JobParser;
 }
 
 export interface ContextOptions {
@@ -96,6 +99,7 @@ export function createContext({ config, log, version }: ContextOptions): Context
       inputs: { guard: inputGuard, maxFileBytes: config.inputs.maxFileBytes },
     }),
     inputGuard,
+    jobParser: createJobParser({ offThreadBytes: config.jobParserOffThreadBytes, maxQueued: config.jobParserMaxQueued }),
   });
   let started: Promise<void> | undefined;
   let disposed: Promise<void> | undefined;
@@ -116,6 +120,7 @@ export function createContext({ config, log, version }: ContextOptions): Context
     dispose() {
       disposed ??= (async () => {
         ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
+        await ctx.jobParser.close();
         await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
         comfyuiEvents.close();
         await processManager.close(); // stops a managed ComfyUI only with comfyui.stopOnExit; never an adopted one

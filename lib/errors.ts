@@ -18,6 +18,7 @@ export const ERRORS = {
   headers_too_large: { status: 431, scope: 'http', meaning: 'request headers over 16 KiB' },
   internal_error: { status: 500, scope: 'http', meaning: 'a bug; no stack trace or path in the response, the full error is in the log' },
   shutting_down: { status: 503, scope: 'http', meaning: 'a start request while VIDAX is stopping' },
+  server_busy: { status: 503, scope: 'http', meaning: 'too many large job bodies are being parsed at once (`jobParserMaxQueued`); retry after `Retry-After`' },
   // Runs.
   run_not_found: { status: 404, scope: 'http', meaning: 'no run with that id (or not a valid run id)' },
   manifest_not_found: { status: 404, scope: 'http', meaning: 'the run directory exists but has no `manifest.json`' },

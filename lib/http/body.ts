@@ -1,32 +1,55 @@
 import { invalidJson, payloadTooLarge } from '../errors.ts';
+import { createJsonMeter, type JsonMeterLimits } from './json-meter.ts';
 
 /**
- * Reads a request body as JSON, refusing more than `maxBytes` before it is read whole:
- * a declared Content-Length over the limit fails at once, and a chunked body fails as soon
- * as the running total passes it.
+ * Reads a request body, refusing more than `maxBytes` before it is read whole: a declared
+ * Content-Length over the limit fails at once, and a chunked body fails as soon as the running
+ * total passes it. With `limits`, the JSON values are counted as the bytes arrive (413 at the
+ * first one over `maxJsonValues` or `maxJsonArrayLength`, before anything parses the body).
  */
-export async function readJson(request: Request, maxBytes: number): Promise<unknown> {
+export async function readBody(request: Request, maxBytes: number, limits?: JsonMeterLimits): Promise<Buffer> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw payloadTooLarge(maxBytes);
   if (!request.body) throw invalidJson('empty body');
+  const meter = limits ? createJsonMeter(limits) : undefined;
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
+  // Each chunk is copied into one buffer as it arrives (sized by Content-Length, else doubled as
+  // needed): no single copy of the whole body at the end stalls the event loop.
+  const expected = declared === null ? 0 : Number(declared);
+  let buf = Buffer.allocUnsafeSlow(Number.isSafeInteger(expected) && expected > 0 ? expected : 16 * 1024);
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw payloadTooLarge(maxBytes);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (total + value.byteLength > maxBytes) throw payloadTooLarge(maxBytes);
+      meter?.(value);
+      if (total + value.byteLength > buf.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.min(maxBytes, Math.max(buf.length * 2, total + value.byteLength)));
+        buf.copy(grown, 0, 0, total);
+        buf = grown;
+      }
+      buf.set(value, total);
+      total += value.byteLength;
     }
-    chunks.push(value);
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
   }
   if (total === 0) throw invalidJson('empty body');
-  const text = Buffer.concat(chunks, total).toString('utf8');
+  return total === buf.length ? buf : buf.subarray(0, total);
+}
+
+/** JSON.parse of UTF-8 bytes, as 400 `invalid_json` when they are not JSON. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
     throw invalidJson((err as Error).message);
   }
+}
+
+/** Reads and parses a JSON body (see `readBody`). */
+export async function readJson(request: Request, maxBytes: number, limits?: JsonMeterLimits): Promise<unknown> {
+  return parseJsonBytes(await readBody(request, maxBytes, limits));
 }

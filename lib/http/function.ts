@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { readJson } from './body.ts';
+import type { JsonMeterLimits } from './json-meter.ts';
 import { describeError, type ErrorCode, methodNotAllowed, notFound, payloadTooLarge, type VidaxError, vidaxError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { requestIdOf } from './request-id.ts';
@@ -11,7 +12,7 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface FunctionContext {
   readonly auth: (request: Request) => void;
   readonly log: Logger;
-  readonly config: { readonly maxBodyBytes: number };
+  readonly config: { readonly maxBodyBytes: number } & Partial<JsonMeterLimits>;
 }
 
 export interface HandlerInput<C, B> {
@@ -137,6 +138,12 @@ export function validationFailed(issues: { path: string; message: string }[]): V
   });
 }
 
+/** The JSON value limits of a config, when it sets them (a function's context may be a slice). */
+export const meterLimits = (config: Partial<JsonMeterLimits>): JsonMeterLimits | undefined =>
+  config.maxJsonValues && config.maxJsonArrayLength
+    ? { maxJsonValues: config.maxJsonValues, maxJsonArrayLength: config.maxJsonArrayLength }
+    : undefined;
+
 /** Maps a thrown error to the one JSON error shape, logging internal ones in full. */
 export function errorResponse(err: unknown, log: Logger, requestId: string): Response {
   const { status, headers, body, internal } = describeError(err);
@@ -158,7 +165,7 @@ export function defineFunction<C extends FunctionContext, S extends v.GenericSch
     if (Number(request.headers.get('content-length') ?? 0) > limit) throw payloadTooLarge(limit);
     let body: unknown;
     if (def.body) {
-      const raw = await readJson(request, ctx.config.maxBodyBytes);
+      const raw = await readJson(request, ctx.config.maxBodyBytes, meterLimits(ctx.config));
       const parsed = v.safeParse(def.body, raw, { abortEarly: false });
       if (!parsed.success) throw validationFailed(issueList(parsed.issues));
       body = parsed.output;

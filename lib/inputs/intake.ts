@@ -1,10 +1,11 @@
-import * as v from 'valibot';
 import type { Config } from '../config.ts';
 import { duplicateInput, invalidJson, limitExceeded } from '../errors.ts';
-import { issueList, validationFailed } from '../http/function.ts';
-import { readJson } from '../http/body.ts';
+import { meterLimits, validationFailed } from '../http/function.ts';
+import { createJsonMeter, type JsonMeterLimits } from '../http/json-meter.ts';
+import { type JobParser, type JobSummary, parseJobBytes, parseJobValue, storedJob, toParsed } from '../jobs/job-parser.ts';
+import { readBody } from '../http/body.ts';
 import { checkInputRefs } from '../jobs/checks.ts';
-import { JOB_SCHEMA, type Job } from '../jobs/schema.ts';
+import type { Job } from '../jobs/schema.ts';
 import type { CreatedRun, RunStore } from '../runs/store.ts';
 import { receiveMultipart } from './multipart.ts';
 import { cleanContentType, cleanFilename } from './names.ts';
@@ -14,7 +15,9 @@ import type { StagedInput } from './types.ts';
 import { writeInput } from './write-input.ts';
 
 export interface IntakeDeps {
-  config: Pick<Config, 'maxBodyBytes' | 'inputs' | 'runsDir'>;
+  config: Pick<Config, 'maxBodyBytes' | 'inputs' | 'runsDir'> & Partial<JsonMeterLimits>;
+  /** Parses large job bodies off the event loop; without one, they are parsed inline. */
+  jobParser?: Pick<JobParser, 'parse'>;
   runs: Pick<RunStore, 'create'>;
   /** The outbound guard's static check (scheme, credentials, allow-list, literal addresses). */
   inputGuard?: Pick<UrlGuard, 'check'>;
@@ -23,11 +26,6 @@ export interface IntakeDeps {
 export const isMultipart = (request: Request) =>
   /^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '');
 
-function parseJob(raw: unknown): Job {
-  const parsed = v.safeParse(JOB_SCHEMA, raw, { abortEarly: false });
-  if (!parsed.success) throw validationFailed(issueList(parsed.issues));
-  return parsed.output;
-}
 
 /**
  * POST /jobs in both forms: a JSON job (inline `base64` inputs decoded to files), or
@@ -39,7 +37,8 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
   const { config } = deps;
   let staging: Staging | null = null;
   try {
-    let job: Job;
+    let job: JobSummary;
+    let storedText: Uint8Array;
     let uploaded: StagedInput[] = [];
     if (isMultipart(request)) {
       const declared = Number(request.headers.get('content-length') ?? 0);
@@ -49,18 +48,21 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
       staging = await createStaging(config.runsDir);
       let early: Job | null = null;
       const form = await receiveMultipart(request, staging, { ...config.inputs, maxJobBytes: config.maxBodyBytes }, (text) => {
+        const limits = meterLimits(config);
+        if (limits) createJsonMeter(limits)(Buffer.from(text));
         let raw: unknown;
         try {
           raw = JSON.parse(text);
         } catch (err) {
           throw invalidJson(`the job part: ${(err as Error).message}`);
         }
-        early = parseJob(raw);
+        early = parseJobValue(raw);
       });
-      job = early as unknown as Job;
+      ({ job, storedText } = toParsed(early as unknown as Job));
       uploaded = form.files;
     } else {
-      job = parseJob(await readJson(request, config.maxBodyBytes));
+      const bytes = await readBody(request, config.maxBodyBytes, meterLimits(config));
+      ({ job, storedText } = deps.jobParser ? await deps.jobParser.parse(bytes) : toParsed(parseJobBytes(bytes)));
     }
     const declaredInputs = Object.entries(job.inputs ?? {});
     for (const [name] of declaredInputs) if (uploaded.some((f) => f.name === name)) throw duplicateInput(name);
@@ -92,11 +94,8 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
       entries.push({ name, filename, ...written, content_type: cleanContentType(null, filename), source: 'inline' });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-    // job.json keeps URL inputs (fetched at prepare) and not the inline bytes (they are files now).
-    const urls = declaredInputs.filter(([, spec]) => spec.url !== undefined);
-    const { inputs: _all, ...rest } = job;
-    const stored: Job = urls.length > 0 ? { ...rest, inputs: Object.fromEntries(urls) } : rest;
-    const run = await deps.runs.create(stored, undefined, staging ? { dir: staging.dir, entries } : undefined);
+    // job.json (storedText) keeps URL inputs (fetched at prepare), not the inline bytes (files now).
+    const run = await deps.runs.create(storedJob(job), storedText, staging ? { dir: staging.dir, entries } : undefined);
     staging = null; // the folder is the run's inputs now
     return run;
   } finally {

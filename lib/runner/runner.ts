@@ -189,7 +189,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
     });
     try {
-      await writeFileAtomic(paths.workflow, `${JSON.stringify(graph, null, 2)}\n`);
+      await writeFileAtomic(paths.workflow, `${JSON.stringify(graph)}\n`);
     } catch (err) {
       return fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${(err as Error).message}`));
     }
@@ -257,7 +257,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
           beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
         });
-        const prepareError = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph, null, 2)}\n`).then(
+        const prepareError = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph)}\n`).then(
           () => undefined,
           (err: unknown) => err as Error,
         );

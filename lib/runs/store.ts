@@ -85,7 +85,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
   }
 
   async function writeManifest(id: string, m: Manifest): Promise<Manifest> {
-    await writeFileAtomic(paths(id).manifest, `${JSON.stringify(m, null, 2)}\n`);
+    await writeFileAtomic(paths(id).manifest, `${JSON.stringify(m)}\n`);
     const frozen = deepFreeze(m);
     cache.set(id, frozen);
     return frozen;
@@ -118,7 +118,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
             mkdirSync(p.logs);
             if (inputs) renameSync(inputs.dir, p.inputs); // staged uploads join the run in one rename
             const [, manifest] = await Promise.all([
-              writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job, null, 2)}\n`),
+              writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job)}\n`),
               writeManifest(id, { ...newManifest(id, p.workdir, job), inputs: inputs?.entries ?? [] }),
               events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }).then(appended(id)),
             ]); // in parallel: the fsyncs share a journal commit; the `creating` marker covers a crash

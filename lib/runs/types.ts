@@ -1,6 +1,7 @@
 import type { RunEvent } from './event-log.ts';
 import type { FileStream } from '../files/file-stream.ts';
 import type { Job } from '../jobs/schema.ts';
+import type { JobSummary } from '../jobs/job-parser.ts';
 import type { Logger } from '../logger.ts';
 import type { InputEntry } from '../inputs/types.ts';
 import type { Manifest } from './manifest.ts';
@@ -31,9 +32,10 @@ export interface RunStore {
   /**
    * Writes job.json, manifest.json (queued) and the `run.created` event; returns once durable.
    * `inputs`: a staging folder of input files, moved to `<workdir>/inputs` in one rename and
-   * listed as the manifest's `inputs`.
+   * listed as the manifest's `inputs`. `jobText`: job.json's content (compact JSON of the job,
+   * e.g. from the job parser's thread); without it, `job` must be the whole job, written as JSON.
    */
-  create(job: Job, submittedText?: string, inputs?: { dir: string; entries: InputEntry[] }): Promise<CreatedRun>;
+  create(job: Job | JobSummary, jobText?: string | Uint8Array, inputs?: { dir: string; entries: InputEntry[] }): Promise<CreatedRun>;
   /** The manifest (frozen). Throws 404 `run_not_found` / `manifest_not_found`. */
   get(id: string): Promise<Manifest>;
   /** job.json as submitted. Throws 404 `run_not_found` / `job_not_found`. */

@@ -77,6 +77,7 @@ export const ConfigSchema = v.strictObject({
   maxBodyBytes: v.optional(posInt(1024 * 1024 * 1024), 32 * 1024 * 1024),
   maxJsonValues: v.optional(posInt(100_000_000), 200_000),
   maxJsonArrayLength: v.optional(posInt(100_000_000), 10_000),
+  manifestCacheBytes: v.optional(posInt(), 4 * 1024 * 1024),
   jobParserOffThreadBytes: v.optional(posInt(), 256 * 1024),
   jobParserMaxQueued: v.optional(posInt(1000), 4),
   defaultTimeoutS: v.optional(posInt(86_400), 3600),

@@ -67,7 +67,7 @@ export function createContext({ config, log, version }: ContextOptions): Context
   const comfyui = createComfyUIClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
   const comfyuiEvents = createEventStream({ url: config.comfyui.url, log });
   const processManager = createProcessManager({ config: config.comfyui, client: comfyui, log });
-  const store = createRunStore({ runsDir: config.runsDir, log });
+  const store = createRunStore({ runsDir: config.runsDir, log, cacheBytes: config.manifestCacheBytes });
   // Signed deliveries of run events hook into the store's create and appendEvent (lib/webhooks/).
   const webhooks = createWebhooks({ config: config.webhooks, runs: store, transport: createWebhookTransport(config.webhooks), log, version });
   const runs = webhooks.runs;

@@ -1,39 +1,57 @@
-/** A bounded map that forgets the least recently used entry: memory never grows with the runs. */
+/**
+ * A bounded map that forgets the least recently used entries: at most `max` entries and, when
+ * entries are given a weight (e.g. their size in bytes), at most `maxWeight` in total; an entry
+ * heavier than that alone is not kept. Memory never grows with the runs or with their size.
+ */
 export class Lru<K, V> {
   readonly #max: number;
-  readonly #map = new Map<K, V>();
+  readonly #maxWeight: number;
+  readonly #map = new Map<K, { value: V; weight: number }>();
+  #weight = 0;
 
-  constructor(max: number) {
+  constructor(max: number, maxWeight = Number.POSITIVE_INFINITY) {
     this.#max = Math.max(1, max);
+    this.#maxWeight = maxWeight;
   }
 
   get(key: K): V | undefined {
-    const value = this.#map.get(key);
-    if (value !== undefined) {
+    const entry = this.#map.get(key);
+    if (entry !== undefined) {
       this.#map.delete(key);
-      this.#map.set(key, value);
+      this.#map.set(key, entry);
     }
-    return value;
+    return entry?.value;
   }
 
   has(key: K): boolean {
     return this.#map.has(key);
   }
 
-  set(key: K, value: V): void {
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.#max) {
+  set(key: K, value: V, weight = 0): void {
+    this.delete(key);
+    if (weight > this.#maxWeight) return;
+    this.#map.set(key, { value, weight });
+    this.#weight += weight;
+    while (this.#map.size > this.#max || this.#weight > this.#maxWeight) {
       const oldest = this.#map.keys().next();
-      if (!oldest.done) this.#map.delete(oldest.value);
+      if (oldest.done) break;
+      this.delete(oldest.value);
     }
   }
 
   delete(key: K): void {
+    const entry = this.#map.get(key);
+    if (entry === undefined) return;
     this.#map.delete(key);
+    this.#weight -= entry.weight;
   }
 
   get size(): number {
     return this.#map.size;
+  }
+
+  /** The total weight of the entries kept. */
+  get weight(): number {
+    return this.#weight;
   }
 }

@@ -20,12 +20,13 @@ const runNotFound = (id: string) =>
 const fileNotFound = (code: ErrorCode & `${string}_not_found`, id: string, file: string) => vidaxError(code, `run ${id} has no ${file}`);
 const isEnoent = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
 
-export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStoreOptions): RunStore {
+export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes = 4 * 1024 * 1024 }: RunStoreOptions): RunStore {
   const runsDir = resolve(dir);
   const base = runsDir.endsWith(sep) ? runsDir : `${runsDir}${sep}`;
   const index = createActiveIndex(runsDir);
   const mint = createRunIdMinter();
-  const cache = new Lru<string, Manifest>(cacheSize);
+  // Bounded by count and by the manifests' size as JSON (a manifest may carry 64 KiB of metadata).
+  const cache = new Lru<string, Manifest>(cacheSize, cacheBytes);
   const events = createEventLog({ cacheSize });
   const chains = new Map<string, Promise<unknown>>();
   const creating = new Set<string>();
@@ -70,7 +71,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
     } catch {
       throw vidaxError('manifest_unreadable', `manifest.json of run ${id} is not valid JSON`);
     }
-    if (!cache.has(id)) cache.set(id, m); // an update that finished meanwhile wins
+    if (!cache.has(id)) cache.set(id, m, text.length); // an update that finished meanwhile wins
     return cache.get(id) ?? m;
   }
 
@@ -85,9 +86,10 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000 }: RunStore
   }
 
   async function writeManifest(id: string, m: Manifest): Promise<Manifest> {
-    await writeFileAtomic(paths(id).manifest, `${JSON.stringify(m)}\n`);
+    const text = `${JSON.stringify(m)}\n`;
+    await writeFileAtomic(paths(id).manifest, text);
     const frozen = deepFreeze(m);
-    cache.set(id, frozen);
+    cache.set(id, frozen, text.length);
     return frozen;
   }
 

@@ -68,4 +68,6 @@ export interface RunStoreOptions {
   log?: Logger;
   /** Manifests kept in memory (LRU). */
   cacheSize?: number;
+  /** Most bytes (of manifest JSON) kept in memory; default 4 MiB (config `manifestCacheBytes`). */
+  cacheBytes?: number;
 }

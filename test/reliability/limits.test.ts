@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/comfyui.ts';
 import { tempDir } from '../support/context.ts';
 import { call } from './support/http.ts';
-import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
+import { KEY, rssOf, startVidaxProc, type VidaxProc } from './support/proc.ts';
 
 /** A valid job just under the default limits: ~30 MB, 5000 nodes, ~155 000 JSON values. */
 function maximalJob(): string {
@@ -96,6 +96,26 @@ describe('limits: cost per request', () => {
     const manifest = statSync(join(parent, 'runs', id, 'manifest.json')).size;
     assert.ok(job <= body.length + 1, `job.json ${job} B for ${body.length} B sent`);
     assert.ok(manifest < body.length + 2048, `manifest.json ${manifest} B`);
+  });
+
+  it('the manifest cache is bounded by bytes: 600 runs with ~60 KiB of metadata each leave RSS bounded', { timeout: 180_000 }, async () => {
+    // Many small objects: cheap as JSON, ~10× that as objects in memory. Before the byte bound: +485 MB.
+    const metadata = { items: Array.from({ length: 6000 }, (_, i) => ({ i })) };
+    const body = JSON.stringify({ workflow: { 1: { class_type: 'VidaxNote', inputs: {} } }, metadata });
+    assert.ok(body.length > 55_000 && body.length < 65_536);
+    const rss0 = rssOf(vx.pid);
+    let next = 0;
+    const worker = async () => {
+      while (next < 600) {
+        next++;
+        const r = await call(vx.url, '/jobs', { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
+        assert.equal(r.status, 202, r.text.slice(0, 200));
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const grown = (rssOf(vx.pid) - rss0) / 1e6;
+    console.log(`manifest cache: RSS +${grown.toFixed(0)} MB over 600 creates with ${(body.length / 1024).toFixed(0)} KiB metadata (manifestCacheBytes 4 MiB)`);
+    assert.ok(grown < 250, `RSS grew ${grown.toFixed(0)} MB`);
   });
 
   it('too many JSON values or a too-long array is 413 naming the limit, before parsing, and writes nothing', { timeout: 60_000 }, async () => {

@@ -27,6 +27,8 @@ const ComfyUISchema = v.strictObject({
   logFile: v.optional(nonEmpty),
   logMaxBytes: v.optional(posInt(), 10 * 1024 * 1024),
   requestTimeoutMs: v.optional(posInt(3_600_000), 30_000),
+  maxReplyBytes: v.optional(posInt(), 32 * 1024 * 1024),
+  maxMessageBytes: v.optional(posInt(), 8 * 1024 * 1024),
   healthTimeoutMs: v.optional(posInt(60_000), 1500),
   restart: v.optional(ComfyUIRestartSchema, {}),
 });

@@ -64,8 +64,13 @@ export interface ContextLifecycle {
 
 /** Builds the context and its services without any I/O; `start()` does the start-up work. */
 export function createContext({ config, log, version }: ContextOptions): ContextLifecycle {
-  const comfyui = createComfyUIClient({ url: config.comfyui.url, requestTimeoutMs: config.comfyui.requestTimeoutMs });
-  const comfyuiEvents = createEventStream({ url: config.comfyui.url, log });
+  const comfyui = createComfyUIClient({
+    url: config.comfyui.url,
+    requestTimeoutMs: config.comfyui.requestTimeoutMs,
+    maxReplyBytes: config.comfyui.maxReplyBytes,
+    shareQueueMs: 500, // every run polls /queue each second: one request serves them all
+  });
+  const comfyuiEvents = createEventStream({ url: config.comfyui.url, log, maxMessageBytes: config.comfyui.maxMessageBytes });
   const processManager = createProcessManager({ config: config.comfyui, client: comfyui, log });
   const store = createRunStore({ runsDir: config.runsDir, log, cacheBytes: config.manifestCacheBytes });
   // Signed deliveries of run events hook into the store's create and appendEvent (lib/webhooks/).

@@ -43,6 +43,7 @@ export const ERRORS = {
   COMFYUI_TIMEOUT: { status: 500, scope: 'both', meaning: 'ComfyUI did not become ready or answer in time; in a run: `timeout_s` passed' },
   COMFYUI_UNREACHABLE: { status: 500, scope: 'run', meaning: 'no connection to ComfyUI (refused, reset, closed)' },
   COMFYUI_HTTP_ERROR: { status: 500, scope: 'run', meaning: 'ComfyUI answered with an unexpected HTTP status' },
+  COMFYUI_PROTOCOL_ERROR: { status: 500, scope: 'run', meaning: "ComfyUI answered, but not as its API says (not JSON, wrong shape, or over `comfyui.maxReplyBytes`); `details.reason`" },
   COMFYUI_REJECTED: { status: 500, scope: 'run', meaning: "ComfyUI refused the workflow (`details`: its `error` and `node_errors`)" },
   COMFYUI_SUBMIT_FAILED: { status: 500, scope: 'run', meaning: 'submitting the prompt failed for a reason other than a ComfyUI answer' },
   COMFYUI_EXECUTION_ERROR: { status: 500, scope: 'run', meaning: 'a node raised while the prompt ran (`details`: node and exception)' },

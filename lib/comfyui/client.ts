@@ -45,6 +45,10 @@ export interface ComfyUIClientOptions {
   connectTimeoutMs?: number;
   /** The undici dispatcher to send through (tests pass a MockAgent); by default an own Agent, closed by `close()`. */
   dispatcher?: Dispatcher;
+  /** Most bytes of one JSON reply (history, queue, object_info, …): more is COMFYUI_PROTOCOL_ERROR. Default 32 MiB. */
+  maxReplyBytes?: number;
+  /** `queue()` calls within this many ms share one `GET /queue` (all runs poll it). Default 0: each call asks. */
+  shareQueueMs?: number;
 }
 
 /** A prompt id VIDAX mints itself: a canonical lowercase UUID (valid for every ComfyUI version). */
@@ -52,7 +56,44 @@ export const mintPromptId = (): string => randomUUID();
 
 type Reply = Dispatcher.ResponseData;
 
-export function createComfyUIClient({ url, requestTimeoutMs, connectTimeoutMs, dispatcher }: ComfyUIClientOptions): ComfyUIClient {
+/** Reads a reply body as text, refusing more than `max` bytes (the rest is not read). */
+async function cappedText(reply: Reply, what: string, max: number): Promise<string> {
+  const declared = Number(reply.headers['content-length'] ?? 0);
+  const tooLarge = () =>
+    new ComfyUIError('COMFYUI_PROTOCOL_ERROR', `ComfyUI's reply to ${what} is larger than comfyui.maxReplyBytes (${max})`, {
+      details: { reason: 'reply_too_large', max_bytes: max },
+    });
+  if (declared > max) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of reply.body) {
+    total += (chunk as Buffer).length;
+    if (total > max) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
+}
+
+/** The first `max` bytes of a reply body (the rest is not read). */
+async function headText(reply: Reply, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of reply.body) {
+    chunks.push(chunk as Buffer);
+    total += (chunk as Buffer).length;
+    if (total >= max) break;
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
+}
+
+export function createComfyUIClient({
+  url,
+  requestTimeoutMs,
+  connectTimeoutMs,
+  dispatcher,
+  maxReplyBytes = 32 * 1024 * 1024,
+  shareQueueMs = 0,
+}: ComfyUIClientOptions): ComfyUIClient {
   const base = url.replace(/\/+$/, '');
   const agent: Dispatcher = dispatcher ?? new Agent({
     keepAliveTimeout: 4_000,
@@ -96,7 +137,7 @@ export function createComfyUIClient({ url, requestTimeoutMs, connectTimeoutMs, d
   }
 
   async function httpError(what: string, reply: Reply): Promise<ComfyUIError> {
-    const text = (await reply.body.text().catch(() => '')).slice(0, 500);
+    const text = (await headText(reply, 4096).catch(() => '')).slice(0, 500);
     return new ComfyUIError('COMFYUI_HTTP_ERROR', `ComfyUI answered ${what} with HTTP ${reply.statusCode}`, {
       details: { status: reply.statusCode, body: text },
     });
@@ -104,8 +145,38 @@ export function createComfyUIClient({ url, requestTimeoutMs, connectTimeoutMs, d
 
   const expectJson = (what: string) => async (reply: Reply) => {
     if (reply.statusCode !== 200) throw await httpError(what, reply);
-    return (await reply.body.json()) as never;
+    const text = await cappedText(reply, what, maxReplyBytes);
+    try {
+      return JSON.parse(text) as never;
+    } catch {
+      // ComfyUI answered, but not with its API: not a network fault, not a crash.
+      throw new ComfyUIError('COMFYUI_PROTOCOL_ERROR', `ComfyUI's reply to ${what} is not JSON`, {
+        details: { reason: 'not_json', body: text.slice(0, 200) },
+      });
+    }
   };
+  /** The queue, shared by callers within `shareQueueMs` (one in-flight request, one fresh answer). */
+  let sharedQueue: { at: number; promise: Promise<QueueState> } | null = null;
+  const readQueue = (opts: CallOptions): Promise<QueueState> =>
+    call('GET /queue', '/queue', {}, opts, async (reply) => {
+      const body = (await expectJson('GET /queue')(reply)) as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
+      const item = (raw: unknown[]): QueueItem => {
+        const extra = (raw[3] ?? {}) as { client_id?: unknown };
+        return {
+          number: Number(raw[0]),
+          prompt_id: String(raw[1]),
+          client_id: typeof extra.client_id === 'string' ? extra.client_id : null,
+          outputs_to_execute: Array.isArray(raw[4]) ? raw[4].map(String) : [],
+        };
+      };
+      if (!Array.isArray(body.queue_running ?? []) || !Array.isArray(body.queue_pending ?? [])) {
+        throw new ComfyUIError('COMFYUI_PROTOCOL_ERROR', "ComfyUI's reply to GET /queue has no queue lists", { details: { reason: 'bad_shape' } });
+      }
+      return {
+        running: (body.queue_running ?? []).map(item),
+        pending: (body.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
+      };
+    });
   const expectOk = (what: string) => async (reply: Reply) => {
     if (reply.statusCode !== 200) throw await httpError(what, reply);
   };
@@ -130,7 +201,7 @@ export function createComfyUIClient({ url, requestTimeoutMs, connectTimeoutMs, d
         opts,
         async (reply) => {
           if (reply.statusCode === 400) {
-            const text = await reply.body.text();
+            const text = await cappedText(reply, 'POST /prompt', maxReplyBytes);
             let body: Partial<RejectedDetails> | undefined;
             try {
               body = JSON.parse(text) as Partial<RejectedDetails>;
@@ -150,27 +221,26 @@ export function createComfyUIClient({ url, requestTimeoutMs, connectTimeoutMs, d
 
     history: (promptId, opts = {}) =>
       call('GET /history', `/history/${encodeURIComponent(promptId)}`, {}, opts, async (reply) => {
-        const body = (await expectJson('GET /history')(reply)) as Record<string, HistoryEntry>;
-        return body[promptId] ?? null;
+        const body = (await expectJson('GET /history')(reply)) as Record<string, HistoryEntry> | null;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new ComfyUIError('COMFYUI_PROTOCOL_ERROR', "ComfyUI's reply to GET /history is not an object", { details: { reason: 'bad_shape' } });
+        }
+        return Object.hasOwn(body, promptId) ? (body[promptId] as HistoryEntry) : null;
       }),
 
-    queue: (opts = {}) =>
-      call('GET /queue', '/queue', {}, opts, async (reply) => {
-        const body = (await expectJson('GET /queue')(reply)) as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
-        const item = (raw: unknown[]): QueueItem => {
-          const extra = (raw[3] ?? {}) as { client_id?: unknown };
-          return {
-            number: Number(raw[0]),
-            prompt_id: String(raw[1]),
-            client_id: typeof extra.client_id === 'string' ? extra.client_id : null,
-            outputs_to_execute: Array.isArray(raw[4]) ? raw[4].map(String) : [],
-          };
-        };
-        return {
-          running: (body.queue_running ?? []).map(item),
-          pending: (body.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
-        };
-      }),
+    queue: (opts = {}) => {
+      // Only plain polls share (a caller's own deadline or signal asks alone).
+      if (shareQueueMs <= 0 || opts.signal || opts.timeoutMs !== undefined) return readQueue(opts);
+      const now = Date.now();
+      if (sharedQueue && now - sharedQueue.at < shareQueueMs) return sharedQueue.promise;
+      const promise = readQueue(opts);
+      const entry = { at: now, promise };
+      sharedQueue = entry;
+      promise.catch(() => {
+        if (sharedQueue === entry) sharedQueue = null; // a failure is not shared with later callers
+      });
+      return promise;
+    },
 
     interrupt: (promptId, opts = {}) =>
       call('POST /interrupt', '/interrupt', { method: 'POST', json: { prompt_id: promptId } }, opts, expectOk('POST /interrupt')),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Dispatcher, WebSocket } from 'undici';
+import { Agent, type Dispatcher, WebSocket } from 'undici';
 import type { Logger } from '../logger.ts';
 import { ComfyUIError } from './errors.ts';
 
@@ -36,6 +36,8 @@ export interface EventStreamOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** Default wait of `ready()`. */
   readyTimeoutMs?: number;
+  /** Most bytes of one WebSocket message (without a `dispatcher`); a larger one closes the socket. Default 8 MiB. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -44,7 +46,17 @@ export interface EventStreamOptions {
  * someone subscribes or waits in `ready()`; otherwise it stays idle until asked again.
  * Binary frames (previews) are ignored.
  */
-export function createEventStream({ url, log, dispatcher, backoff = { initialMs: 500, maxMs: 10_000 }, readyTimeoutMs = 10_000 }: EventStreamOptions): EventStream {
+export function createEventStream({
+  url,
+  log,
+  dispatcher: given,
+  backoff = { initialMs: 500, maxMs: 10_000 },
+  readyTimeoutMs = 10_000,
+  maxMessageBytes = 8 * 1024 * 1024,
+}: EventStreamOptions): EventStream {
+  // undici caps WebSocket messages per dispatcher (`webSocket.maxPayloadSize`; its default is 128 MB).
+  const own = given ? null : new Agent({ webSocket: { maxPayloadSize: maxMessageBytes } });
+  const dispatcher: Dispatcher | undefined = given ?? own ?? undefined;
   const wsBase = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}/ws`;
   const subscribers = new Map<string, Set<(event: ComfyUIEvent) => void>>();
   const stateListeners = new Set<(state: ConnectionState, clientId: string) => void>();
@@ -183,6 +195,7 @@ export function createEventStream({ url, log, dispatcher, backoff = { initialMs:
       ws?.close();
       ws = null;
       registeredId = null;
+      void own?.close().catch(() => {});
     },
   };
 }

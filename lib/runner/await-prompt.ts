@@ -4,6 +4,7 @@
  * `/queue` tells a waiting prompt from a lost one. Polling goes on whatever the socket does.
  */
 import type { ComfyUIClient } from '../comfyui/client.ts';
+import { isComfyUIError } from '../comfyui/errors.ts';
 import type { HistoryEntry, QueueState } from '../comfyui/types.ts';
 
 export type PromptSource = Pick<ComfyUIClient, 'history' | 'queue'>;
@@ -13,6 +14,8 @@ export type PromptOutcome =
   | { kind: 'lost' }
   | { kind: 'timeout' }
   | { kind: 'crashed'; message: string }
+  /** ComfyUI kept answering, but not as its API says (garbage, wrong shape, too large). */
+  | { kind: 'protocol'; message: string }
   | { kind: 'stopped' }
   | { kind: 'cancelled' };
 
@@ -104,7 +107,9 @@ export async function awaitPrompt(opts: AwaitOptions, hint: Hint): Promise<Promp
     } catch (err) {
       unreachableSince ??= now;
       if (now - unreachableSince >= opts.unreachableMs) {
-        return { kind: 'crashed', message: `ComfyUI unreachable for ${now - unreachableSince} ms: ${(err as Error).message}` };
+        const message = (err as Error).message;
+        if (isComfyUIError(err, 'COMFYUI_PROTOCOL_ERROR')) return { kind: 'protocol', message: `for ${now - unreachableSince} ms: ${message}` };
+        return { kind: 'crashed', message: `ComfyUI unreachable for ${now - unreachableSince} ms: ${message}` };
       }
     }
     await hint.sleep(Math.min(opts.pollMs, Math.max(0, opts.deadline - Date.now())), signal);

@@ -82,6 +82,8 @@ function outcomeError(outcome: Exclude<PromptOutcome, { kind: 'finished' | 'stop
       return runError('COMFYUI_PROMPT_LOST', 'the prompt is neither in ComfyUI\'s queue nor in its history (ComfyUI restarted, or it was deleted)');
     case 'crashed':
       return runError('COMFYUI_CRASHED', outcome.message);
+    case 'protocol':
+      return runError('COMFYUI_PROTOCOL_ERROR', `ComfyUI answered, but not as its API says, ${outcome.message}`);
     case 'cancelled':
       return cancelledError('comfyui');
   }

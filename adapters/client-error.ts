@@ -14,7 +14,7 @@ function endWithError(socket: Duplex, code: ErrorCode, message: string, headers 
 
 /**
  * Answers a request Node's HTTP parser refused (bad request line, bad framing, headers too
- * large) with the one JSON error shape instead of Node's bare 400, then closes the socket.
+ * large) or timed out (headersTimeoutMs/requestTimeoutMs: 408) with the one JSON error shape instead of Node's bare 400, then closes the socket.
  * Returns the status sent (for the request log), or null when the client was already gone.
  */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): number | null {
@@ -22,9 +22,9 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): n
     socket.destroy();
     return null;
   }
-  return err.code === 'HPE_HEADER_OVERFLOW'
-    ? endWithError(socket, 'headers_too_large', 'request headers are too large')
-    : endWithError(socket, 'bad_request', 'malformed HTTP request');
+  if (err.code === 'HPE_HEADER_OVERFLOW') return endWithError(socket, 'headers_too_large', 'request headers are too large');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return endWithError(socket, 'request_timeout', 'the request took too long to arrive');
+  return endWithError(socket, 'bad_request', 'malformed HTTP request');
 }
 
 /**

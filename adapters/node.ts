@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -27,6 +28,34 @@ export interface StartOptions {
   log: Logger;
 }
 
+/** The soft limit of open files of this process (Linux), or null when it cannot be read. */
+function openFilesLimit(): number | null {
+  try {
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return soft === undefined || soft === 'unlimited' ? null : Number(soft);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `maxConnections`, lowered so that `fdReserve` file descriptors always stay free for the runner
+ * (run files, ComfyUI, ffmpeg) however many clients connect: past the limit Node closes new
+ * connections at once instead of running out of descriptors.
+ */
+function connectionLimit(config: Config, log: Logger): number {
+  const fds = openFilesLimit();
+  if (fds === null || fds - config.fdReserve >= config.maxConnections) return config.maxConnections;
+  const limit = Math.max(16, fds - config.fdReserve);
+  log.warn('maxConnections lowered to keep file descriptors for runs', {
+    max_connections: limit,
+    configured: config.maxConnections,
+    open_files_limit: fds,
+    fd_reserve: config.fdReserve,
+  });
+  return limit;
+}
+
 /**
  * The Node server over the functions. The adapter's Node listener itself (skips its generic
  * dispatch: Proxy, request-kind checks), behind a fixed origin: the route comes from the request
@@ -36,11 +65,16 @@ export interface StartOptions {
 function createHttpServer(ctx: Context, config: Config, log: Logger): Server {
   const listener = createApp(ctx, functions).requestListener;
   // `requireHostHeader: false`: no Host is needed (the origin is fixed), so none is demanded.
-  const server = createServer({ requireHostHeader: false }, (req, res) => {
+  const server = createServer({ requireHostHeader: false, connectionsCheckingInterval: 1000 }, (req, res) => {
     fixOrigin(req);
     listener(req, res);
   });
   server.keepAliveTimeout = 5000;
+  // Slow clients: headers within headersTimeoutMs, the whole request within requestTimeoutMs
+  // (0: none), checked every second (Node's default check runs every 30 s).
+  server.headersTimeout = config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
+  server.maxConnections = connectionLimit(config, log);
   const requestLog = createRequestLog(log, config);
   const logRaw = (method: string | null, path: string | null, status: number | null) => {
     if (config.requestLog && status) requestLog({ request_id: null, method, path, status });

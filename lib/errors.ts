@@ -16,6 +16,7 @@ export const ERRORS = {
   validation_failed: { status: 400, scope: 'http', meaning: 'a body that fails its schema; `details` lists every issue with its path' },
   bad_request: { status: 400, scope: 'http', meaning: "HTTP that Node's parser refuses (bad request line or framing)" },
   headers_too_large: { status: 431, scope: 'http', meaning: 'request headers over 16 KiB' },
+  request_timeout: { status: 408, scope: 'http', meaning: 'the request line and headers took over `headersTimeoutMs`, or the whole request over `requestTimeoutMs`' },
   internal_error: { status: 500, scope: 'http', meaning: 'a bug; no stack trace or path in the response, the full error is in the log' },
   shutting_down: { status: 503, scope: 'http', meaning: 'a start request while VIDAX is stopping' },
   server_busy: { status: 503, scope: 'http', meaning: 'too many large job bodies are being parsed at once (`jobParserMaxQueued`); retry after `Retry-After`' },

@@ -16,8 +16,8 @@ export type RequestLine = {
   ms?: number;
 };
 
-/** An answer given without a valid key: 401, or a request Node's parser refused (400, 431). */
-const unauthenticated = (status: number) => status === 401 || status === 400 || status === 431;
+/** An answer given without a valid key: 401, or a request Node's parser refused or timed out (400, 408, 431). */
+const unauthenticated = (status: number) => status === 401 || status === 400 || status === 408 || status === 431;
 
 /**
  * The request log: one line per request, with the path cut to `logPathMaxChars`, and the lines

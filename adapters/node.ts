@@ -150,6 +150,9 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
     process.exit(2);
   }
+  // Run directories, their files and comfyui.log hold customer data: not world-readable
+  // (umask 027: directories 0750, files 0640). Set before anything is created.
+  process.umask(Number.parseInt(config.umask, 8));
   let running: RunningServer;
   try {
     running = await startServer({ config, log });

@@ -88,6 +88,7 @@ export const ConfigSchema = v.strictObject({
   requestTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(86_400_000)), 300_000),
   maxConnections: v.optional(posInt(1_000_000), 1000),
   fdReserve: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)), 256),
+  umask: v.optional(v.pipe(v.string(), v.regex(/^0?[0-7]{3}$/, 'must be an octal mask such as "027"')), '027'),
   logPathMaxChars: v.optional(posInt(65_536), 256),
   logUnauthenticatedPerSec: v.optional(posInt(1_000_000), 20),
   comfyui: v.optional(ComfyUISchema, {}),

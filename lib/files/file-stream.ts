@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { isNotRegular, openRegular } from './safe-open.ts';
 import { Readable } from 'node:stream';
 
 export interface FileStream {
@@ -7,13 +8,16 @@ export interface FileStream {
   size: number;
 }
 
-/** Opens a file for streaming; null if it does not exist. The open fd survives a rename over the path. */
+/**
+ * Opens a file for streaming; null if it does not exist or is not a regular file (a symlink, FIFO,
+ * device: never followed, never waited on). The open fd survives a rename over the path.
+ */
 export async function openFileStream(path: string): Promise<FileStream | null> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    fh = await openRegular(path, 'r');
   } catch (err) {
-    if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
+    if (isNotRegular(err) || ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
     throw err;
   }
   let size: number;

@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { openRegular, readRegularFile } from '../files/safe-open.ts';
+import type { FileHandle } from 'node:fs/promises';
 import { Lru } from './lru.ts';
 
 /** One line of `logs/events.jsonl`. */
@@ -19,9 +20,9 @@ const TAIL_WINDOW = 64 * 1024;
 
 /** Last `seq` in the file and whether its last line is torn; 0 for a missing or empty file. */
 export async function readTail(path: string): Promise<Tail> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    fh = await openRegular(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { seq: 0, torn: false };
     throw err;
@@ -59,7 +60,7 @@ function seqOf(line: string): number | null {
 
 /** Parses an events file, skipping lines that do not parse (a torn last line after a crash). */
 export async function readEvents(path: string): Promise<RunEvent[]> {
-  const text = await readFile(path, 'utf8');
+  const text = await readRegularFile(path);
   const events: RunEvent[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
@@ -91,7 +92,7 @@ export function createEventLog({ cacheSize = 1000 }: { cacheSize?: number } = {}
     const event: RunEvent = { ts: new Date().toISOString(), seq: tail.seq + 1, type, ...rest };
     const line = `${tail.torn ? '\n' : ''}${JSON.stringify(event)}\n`;
     tails.delete(key); // if the write fails, the next append re-reads the file
-    const fh = await open(path, 'a');
+    const fh = await openRegular(path, 'a');
     try {
       await fh.write(line);
     } finally {

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { isNotRegular, readRegularFile } from '../files/safe-open.ts';
 import { resolve, sep } from 'node:path';
 import { sweepTempFiles, writeFileAtomic } from '../files/atomic-file.ts';
 import { type ErrorCode, vidaxError } from '../errors.ts';
@@ -59,9 +60,9 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
     const p = paths(id);
     let text: string;
     try {
-      text = await readFile(p.manifest, 'utf8');
+      text = await readRegularFile(p.manifest);
     } catch (err) {
-      if (!isEnoent(err)) throw err;
+      if (!isEnoent(err) && !isNotRegular(err)) throw err;
       const dir = await stat(p.workdir).catch(() => null);
       throw dir?.isDirectory() ? fileNotFound('manifest_not_found', id, 'manifest.json') : runNotFound(id);
     }
@@ -141,9 +142,9 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
     async readJob(id) {
       const p = paths(id);
       try {
-        return JSON.parse(await readFile(p.job, 'utf8')) as Job;
+        return JSON.parse(await readRegularFile(p.job)) as Job;
       } catch (err) {
-        if (!isEnoent(err)) throw err;
+        if (!isEnoent(err) && !isNotRegular(err)) throw err;
         const dir = await stat(p.workdir).catch(() => null);
         throw dir?.isDirectory() ? fileNotFound('job_not_found', id, 'job.json') : runNotFound(id);
       }
@@ -197,7 +198,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
       try {
         return await readEvents(paths(id).events);
       } catch (err) {
-        if (isEnoent(err)) throw fileNotFound('logs_not_found', id, 'logs/events.jsonl');
+        if (isEnoent(err) || isNotRegular(err)) throw fileNotFound('logs_not_found', id, 'logs/events.jsonl');
         throw err;
       }
     },

@@ -1,11 +1,12 @@
 // Bad input: a table-generated corpus of hostile requests against the real VIDAX process.
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/comfyui.ts';
 import { tempDir } from '../support/context.ts';
-import { snapshot } from '../support/jobs.ts';
+import { fixtureWorkflow, snapshot } from '../support/jobs.ts';
 import { type Case, corpus, framing } from './support/corpus.ts';
 import { call, parseRaw, rawExchange, type Reply } from './support/http.ts';
 import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
@@ -224,5 +225,63 @@ describe('bad input: request targets, Host headers and the request log', () => {
     assert.ok(logged.length <= PER_SEC * (Math.ceil(seconds) + 1), `${logged.length} lines in ${seconds} s`);
     assert.ok(logged.every((l) => (l.path?.length ?? 0) <= 257), 'logged paths are cut');
     assert.ok(added.length < 200_000, `${added.length} bytes of log`);
+  });
+});
+
+describe('bad input: symlinks and FIFOs in a run directory, file modes', () => {
+  let parent: string;
+  let vx: VidaxProc;
+  const job = JSON.stringify({ workflow: fixtureWorkflow('workflow-single') });
+  const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
+
+  before(async () => {
+    parent = tempDir('vidax-files-');
+    vx = await startVidaxProc(parent, { comfyui: { url: `http://127.0.0.1:${await freePort()}`, autoStart: false } });
+  });
+  after(async () => {
+    await vx?.kill();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  const create = async () => {
+    const r = await call(vx.url, '/jobs', { method: 'POST', headers, body: job, timeoutMs: 10_000 });
+    assert.equal(r.status, 202, r.text);
+    return JSON.parse(r.text).run_id as string;
+  };
+
+  it('run directories are 0750 and their files 0640 (umask 027): job.json may hold customer data', { timeout: 30_000 }, async () => {
+    const id = await create();
+    const dir = join(parent, 'runs', id);
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    assert.equal(mode(dir), '750');
+    assert.equal(mode(join(dir, 'logs')), '750');
+    for (const f of ['job.json', 'manifest.json', 'logs/events.jsonl']) assert.equal(mode(join(dir, f)), '640', f);
+  });
+
+  it('a manifest or event log replaced by a symlink is never followed', { timeout: 30_000 }, async () => {
+    const id = await create();
+    const dir = join(parent, 'runs', id);
+    for (const [file, path] of [['manifest.json', `/jobs/${id}/manifest`], ['logs/events.jsonl', `/jobs/${id}/logs`]] as const) {
+      rmSync(join(dir, file));
+      symlinkSync('/etc/passwd', join(dir, file));
+      const r = await call(vx.url, path, { headers: { 'x-api-key': KEY }, timeoutMs: 10_000 });
+      assert.equal(r.status, 404, `${path}: ${r.status} ${r.text.slice(0, 100)}`);
+      assert.doesNotMatch(r.text, /root:/);
+    }
+  });
+
+  it('a FIFO in place of a file neither hangs its reader nor stalls the thread pool', { timeout: 30_000 }, async () => {
+    const id = await create();
+    const events = join(parent, 'runs', id, 'logs', 'events.jsonl');
+    rmSync(events);
+    execFileSync('mkfifo', [events]);
+    // More readers than libuv has threads (4): a blocking open would hold every one of them.
+    const t = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, () => call(vx.url, `/jobs/${id}/logs`, { headers: { 'x-api-key': KEY }, timeoutMs: 10_000 })),
+    );
+    for (const r of replies) assert.equal(r.status, 404, r.text);
+    await create(); // file work still goes through the pool
+    console.log(`FIFO: 8 readers answered and a create done in ${(performance.now() - t).toFixed(0)} ms`);
   });
 });

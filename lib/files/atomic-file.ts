@@ -1,5 +1,6 @@
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { cutUtf8 } from './utf8.ts';
 
 let counter = 0;
 
@@ -14,7 +15,8 @@ export const isTempName = (name: string) => /^\..+\.\d+\.\d+\.tmp$/.test(name);
 /** A fresh temp path beside `path` in the pattern `sweepTempFiles` removes. */
 export function tempPathFor(path: string): string {
   counter += 1;
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${counter}.tmp`);
+  // At most ~130 bytes of the name: the temp name must fit where the name itself fits (255 bytes).
+  return join(dirname(path), `.${cutUtf8(basename(path), 100)}.${process.pid}.${counter}.tmp`);
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {

@@ -24,7 +24,7 @@ export interface ComfyUIPhaseIO {
 }
 
 export type ComfyUIPhaseResult =
-  | { ok: true; artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[]; files: number }
+  | { ok: true; artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui'; original_name?: string }[]; files: number }
   | { ok: false; stopped: false; error: RunError }
   /** VIDAX is stopping: the run stays `running` for the next start to recover. */
   | { ok: false; stopped: true };
@@ -136,14 +136,15 @@ async function downloadOutputs(io: ComfyUIPhaseIO, entry: HistoryEntry, outputsD
   if (error) return { ok: false, stopped: false, error };
   const { files, refused } = planOutputs(entry);
   if (refused.length > 0) io.event('comfyui.output_refused', { filenames: refused });
-  const artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui' }[] = [];
+  const artifacts: { path: string; bytes: number; sha256: string; phase: 'comfyui'; original_name?: string }[] = [];
   if (files.length > 0) await mkdir(outputsDir, { recursive: true });
   for (const out of files) {
     if (isCancelled(io.signal)) return { ok: false, stopped: false, error: cancelledError('comfyui') };
     try {
       const got = await io.comfyui.download(out.file, join(outputsDir, out.name));
       const path = join(outputsDir, out.name).slice(workdir.length + 1);
-      artifacts.push({ path, bytes: got.bytes, sha256: got.sha256, phase: 'comfyui' });
+      // A name shortened to fit the file system keeps ComfyUI's own in the manifest.
+      artifacts.push({ path, bytes: got.bytes, sha256: got.sha256, phase: 'comfyui', ...(out.original ? { original_name: out.original } : {}) });
       io.event('comfyui.output_downloaded', { node: out.node, path, bytes: got.bytes });
     } catch (err) {
       const code = isComfyUIError(err) ? err.code : 'COMFYUI_DOWNLOAD_FAILED';

@@ -2,14 +2,38 @@ import { listOutputFiles } from '../comfyui/outputs.ts';
 import { type RunError, runError } from '../errors.ts';
 import type { HistoryEntry, OutputFile } from '../comfyui/types.ts';
 
-const SAFE_NAME = /^[^/\\\0]{1,255}$/;
+import { createHash } from 'node:crypto';
+import { cutUtf8 } from '../files/utf8.ts';
+
+/** No separator or NUL; any length (a long one is shortened, below). */
+const SAFE_NAME = /^[^/\\\0]+$/;
+/**
+ * Most bytes of a name in `outputs/`: file systems allow 255 *bytes* per name, and the temp file
+ * a download goes through (`.<name>.<pid>.<n>.tmp`) adds up to ~30.
+ */
+export const MAX_OUTPUT_NAME_BYTES = 200;
+
+/**
+ * A name of at most `max` bytes: itself when it fits; else its start, `~`, 8 hex of its sha256
+ * (so two long names that share a start stay apart) and its extension (up to 16 bytes).
+ */
+export function shortenName(name: string, max = MAX_OUTPUT_NAME_BYTES): string {
+  if (Buffer.byteLength(name) <= max) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && Buffer.byteLength(name.slice(dot)) <= 16 ? name.slice(dot) : '';
+  const tag = `~${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  const stem = cutUtf8(name.slice(0, name.length - ext.length), max - Buffer.byteLength(tag) - Buffer.byteLength(ext));
+  return `${stem}${tag}${ext}`;
+}
 
 export interface PlannedOutput {
   node: string;
   key: string;
   file: OutputFile;
-  /** File name inside `<workdir>/outputs/`: ComfyUI's own, made unique within the run. */
+  /** File name inside `<workdir>/outputs/`: ComfyUI's own (shortened past 200 bytes), unique within the run. */
   name: string;
+  /** ComfyUI's own name, when `name` had to be shortened. */
+  original?: string;
 }
 
 /**
@@ -25,11 +49,12 @@ export function planOutputs(entry: HistoryEntry): { files: PlannedOutput[]; refu
       refused.push(filename);
       continue;
     }
-    let name = filename;
-    if (taken.has(name)) name = `${type}-${node}-${filename}`;
-    for (let i = 2; taken.has(name); i++) name = `${i}-${filename}`;
+    const own = shortenName(filename);
+    let name = own;
+    if (taken.has(name)) name = shortenName(`${type}-${node}-${filename}`);
+    for (let i = 2; taken.has(name); i++) name = shortenName(`${i}-${filename}`);
     taken.add(name);
-    files.push({ node, key: kind, file: { filename, subfolder, type }, name });
+    files.push({ node, key: kind, file: { filename, subfolder, type }, name, ...(own === filename ? {} : { original: filename }) });
   }
   return { files, refused };
 }

@@ -26,6 +26,8 @@ export interface Artifact {
   bytes: number;
   sha256: string;
   phase: string;
+  /** ComfyUI's own file name, when `path`'s had to be shortened (over 200 bytes). */
+  original_name?: string;
 }
 
 export interface Manifest {

@@ -52,6 +52,29 @@ describe('runner end to end (managed simulator)', () => {
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
   });
 
+  it('an output name of 240 bytes (valid on ext4) is shortened in outputs/ with ComfyUI\'s own kept in the manifest', async () => {
+    // ComfyUI names it `<prefix>_00001_.png`: 240 bytes (the simulator's own temp name must fit
+    // too; multi-byte names are covered by the unit test of shortenName).
+    const prefix = 'x'.repeat(229);
+    const id = await vx.createRun({
+      workflow: {
+        '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+        '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: prefix } },
+      },
+    });
+    await vx.start(id);
+    const end = await vx.waitEnd(id);
+    assert.equal(end.run_status, 'completed', JSON.stringify(end.error));
+    const m = await vx.manifest(id);
+    const out = m.artifacts.find((a: { phase: string }) => a.phase === 'comfyui');
+    assert.equal(out.original_name, `${prefix}_00001_.png`);
+    assert.equal(Buffer.byteLength(out.original_name), 240);
+    const name = out.path.slice('outputs/'.length);
+    assert.ok(Buffer.byteLength(name) <= 200, `${Buffer.byteLength(name)} bytes`);
+    assert.match(name, /^x+~[0-9a-f]{8}\.png$/);
+    assert.equal(out.sha256, sha256(join(m.workdir, out.path)));
+  });
+
   it('downloads every file of a batch output', async () => {
     const id = await vx.createRun({ workflow: workflow('batch') });
     await vx.start(id);

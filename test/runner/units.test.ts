@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HistoryEntry } from '../../lib/comfyui/types.ts';
-import { classify, planOutputs } from '../../lib/runner/outputs.ts';
+import { classify, planOutputs, shortenName } from '../../lib/runner/outputs.ts';
 import { prepareWorkflow } from '../../lib/runner/prepare.ts';
 import { throttle } from '../../lib/runner/progress.ts';
 
@@ -63,5 +63,22 @@ describe('throttle', () => {
     t.flush();
     assert.deepEqual(seen, [1, 1000, 1001]);
     t.cancel();
+  });
+});
+
+describe('output names', () => {
+  it('are cut to 200 bytes of UTF-8 on a character boundary, keeping the extension, unique by a hash of the whole name', () => {
+    const a = `${'é'.repeat(120)}_00001_.png`; // 251 bytes
+    const b = `${'é'.repeat(120)}_00002_.png`;
+    const sa = shortenName(a);
+    assert.ok(Buffer.byteLength(sa) <= 200);
+    assert.match(sa, /^é+~[0-9a-f]{8}\.png$/);
+    assert.notEqual(sa, shortenName(b));
+    assert.equal(Buffer.from(sa).toString('utf8'), sa, 'no character cut in half');
+    assert.equal(shortenName('short.png'), 'short.png');
+    const { files } = planOutputs({
+      outputs: { 9: { images: [{ filename: a, subfolder: '', type: 'output' }, { filename: 'ok.png', subfolder: '', type: 'output' }] } },
+    } as unknown as HistoryEntry);
+    assert.deepEqual(files.map((f) => [f.name, f.original]), [[sa, a], ['ok.png', undefined]]);
   });
 });

@@ -32,7 +32,7 @@ export default defineFunction<CreateJobContext>({
   responses: {
     202: { description: 'the run exists, queued', schema: CreatedJobSchema, headers: { Location: 'the run: /jobs/{run_id}' } },
   },
-  errors: ['invalid_json', 'invalid_multipart', 'invalid_input_name', 'duplicate_input', 'validation_failed', 'webhook_url_not_allowed', 'webhooks_disabled'],
+  errors: ['invalid_json', 'invalid_multipart', 'invalid_input_name', 'duplicate_input', 'validation_failed', 'webhook_url_not_allowed', 'webhooks_disabled', 'server_busy'],
   bodyLimit: (request, ctx) => (isMultipart(request) ? ctx.config.inputs.maxRequestBytes : ctx.config.maxBodyBytes),
   handler: async ({ request, ctx }) => {
     const run = await createJob(request, ctx);

@@ -25,7 +25,8 @@ export function jsonSchemaOf(schema: v.GenericSchema, named: Named = {}): Json {
 }
 
 /** `/jobs/:id` → `/jobs/{id}`. */
-export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+/** `/jobs/:id` → `/jobs/{id}` (a `:path+` that spans segments is documented as `{path}`). */
+export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)[+*?]?/g, '{$1}');
 const pathParams = (path: string) => [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
 
 const ERROR_REF = { $ref: '#/components/schemas/Error' };
@@ -73,7 +74,7 @@ function operation(fn: VidaxFunction<never>, named: Named): Json {
       ...(r.headers
         ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) }
         : {}),
-      content: { [r.contentType ?? 'application/json']: { schema: jsonSchemaOf(r.schema, named) } },
+      ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: jsonSchemaOf(r.schema, named) } } } : {}),
     };
   }
   Object.assign(responses, errorResponses(doc));

@@ -26,7 +26,8 @@ export interface HandlerInput<C, B> {
 /** One documented answer of an endpoint: the schema of its body (JSON unless `contentType` says otherwise). */
 export interface ResponseSpec {
   description: string;
-  schema: v.GenericSchema;
+  /** The body's schema; none for an answer without a body (204, 304). */
+  schema?: v.GenericSchema;
   /** Default `application/json`. */
   contentType?: string;
   /** Response headers it sets: name → meaning. */

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { validate } from '@readme/openapi-parser';
+import * as v from 'valibot';
 import { functions } from '../../functions/index.ts';
 import openapiFn from '../../functions/openapi.get.ts';
 import { ERRORS } from '../../lib/errors.ts';
 import { buildOpenApi, openApiPath } from '../../lib/api/openapi.ts';
+import { defineFunction } from '../../lib/http/function.ts';
 import { NAMED_SCHEMAS } from '../../lib/api/schemas.ts';
 import { routeTable } from '../../lib/http/router.ts';
 import { VERSION } from '../../lib/version.ts';
@@ -55,6 +57,40 @@ describe('OpenAPI document', () => {
     const op = (path: string, method: string) => d.paths[path]?.[method] as Op;
     assert.match(op('/jobs', 'post').responses['400']?.description ?? '', /validation_failed.*webhook_url_not_allowed/s);
     assert.match(op('/jobs/{id}', 'get').responses['404']?.description ?? '', /run_not_found/);
+  });
+
+  it('documents what endpoints added later may use: several methods on a path, multi-segment params, bodiless answers, query and header params, bodies per content type', async () => {
+    const text = v.string();
+    const fns = [
+      defineFunction({
+        method: 'GET',
+        path: '/things/:id/files/:path+',
+        summary: 'a file',
+        query: { after: { description: 'resume after this', schema: v.pipe(v.string(), v.regex(/^\d+$/)) } },
+        headers: { Prefer: { description: 'wait=<seconds>' } },
+        responses: { 200: { description: 'the file', schema: text, contentType: 'application/octet-stream' }, 304: { description: 'not modified' } },
+        errors: ['artifact_not_found'],
+        handler: () => new Response(''),
+      }),
+      defineFunction({ method: 'DELETE', path: '/things/:id/files/:path+', summary: 'drop a file', responses: { 204: { description: 'gone' } }, handler: () => new Response('') }),
+      defineFunction({
+        method: 'POST',
+        path: '/things',
+        summary: 'make one',
+        requestBody: { 'application/json': v.object({ a: v.string() }), 'multipart/form-data': v.object({ job: v.string() }) },
+        responses: { 201: { description: 'made', schema: v.object({ id: v.string() }) } },
+        handler: () => new Response(''),
+      }),
+    ];
+    const d = buildOpenApi(fns as never, '1.0.0') as { paths: Record<string, Record<string, Op & { requestBody?: { content: object } }>> };
+    const result = await validate(structuredClone(d) as never);
+    assert.ok(result.valid, JSON.stringify(result).slice(0, 2000));
+    const file = d.paths['/things/{id}/files/{path}'];
+    assert.deepEqual(Object.keys(file ?? {}).sort(), ['delete', 'get']);
+    assert.deepEqual(file?.get?.parameters?.map((p) => `${p.in}:${p.name}`), ['path:id', 'path:path', 'query:after', 'header:Prefer']);
+    assert.ok(file?.get?.responses['304'] && !('content' in file.get.responses['304']));
+    assert.ok(file?.get?.responses['404']);
+    assert.deepEqual(Object.keys(d.paths['/things']?.post?.requestBody?.content ?? {}), ['application/json', 'multipart/form-data']);
   });
 
   it('schema/openapi.json is up to date (run `npm run gen:openapi` after changing a function)', () => {

@@ -1,7 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, unknown> }> }>> };
+type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
 
 /** JSON pointer escaping of one path segment. */
 const esc = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
@@ -24,10 +24,15 @@ export function contractChecker(doc: Doc) {
       if (!op) return [`${method} ${path} is not in the document`];
       const response = op.responses[String(status)];
       if (!response) return [`${method} ${path} answered ${status}, which it does not declare (${Object.keys(op.responses).join(', ')})`];
+      if (!response.content) {
+        seen.add(`${method} ${path} ${status}`);
+        return text === '' ? [] : [`${method} ${path} ${status}: declares no body but sent ${text.length} bytes`];
+      }
       const declared = Object.keys(response.content);
       const media = declared.find((t) => (contentType ?? '').split(';')[0]?.trim() === t.split(';')[0]?.trim());
       if (!media) return [`${method} ${path} ${status}: content-type ${contentType}, declared ${declared.join(', ')}`];
       seen.add(`${method} ${path} ${status}`);
+      if (method === 'HEAD') return []; // no body to check: the status and content type are
       const pointer = `openapi#/paths/${esc(path)}/${method.toLowerCase()}/responses/${status}/content/${esc(media)}/schema`;
       const validate = ajv.getSchema(pointer);
       if (!validate) return [`no schema at ${pointer}`];

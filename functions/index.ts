@@ -11,6 +11,11 @@ import jobsLogs from './jobs-id-logs.get.ts';
 import jobsManifest from './jobs-id-manifest.get.ts';
 import jobsStart from './jobs-id-start.post.ts';
 import openapi from './openapi.get.ts';
+import artifactGet from './jobs-id-artifact.get.ts';
+import artifactHead from './jobs-id-artifact.head.ts';
+import artifactsList from './jobs-id-artifacts.get.ts';
+import finalGet from './jobs-id-final.get.ts';
+import finalHead from './jobs-id-final.head.ts';
 
 /** Every endpoint, mounted by the adapters in this order. */
 export const functions: readonly VidaxFunction<Context>[] = [
@@ -25,4 +30,9 @@ export const functions: readonly VidaxFunction<Context>[] = [
   jobsLogs,
   openapi,
   jobsEvents,
+  artifactsList,
+  artifactGet,
+  artifactHead,
+  finalGet,
+  finalHead,
 ];

@@ -24,7 +24,6 @@ export function jsonSchemaOf(schema: v.GenericSchema, named: Named = {}): Json {
   return toComponents(rest);
 }
 
-/** `/jobs/:id` → `/jobs/{id}`. */
 /** `/jobs/:id` → `/jobs/{id}` (a `:path+` that spans segments is documented as `{path}`). */
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)[+*?]?/g, '{$1}');
 const pathParams = (path: string) => [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);

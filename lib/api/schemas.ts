@@ -139,6 +139,27 @@ export const OpenApiDocumentSchema = v.looseObject({
 
 export const TextSchema = v.string();
 
+/** A file body (any bytes). */
+export const BinarySchema = v.pipe(v.string(), v.description('the file bytes'));
+/** Headers of a served file. */
+export const FILE_HEADERS = {
+  'Content-Length': 'bytes in this answer',
+  ETag: 'the sha256 of the whole file, quoted',
+  'Accept-Ranges': 'bytes',
+} as const;
+export const ArtifactListSchema = v.object({
+  artifacts: v.array(
+    v.object({
+      path: v.string(),
+      bytes: v.number(),
+      sha256: v.string(),
+      phase: v.string(),
+      content_type: v.string(),
+      url: v.string(),
+    }),
+  ),
+});
+
 /** POST /jobs/:id/cancel: the run's summary and when the cancel was asked for. */
 export const CancelledJobSchema = v.object({
   ...RunSummarySchema.entries,

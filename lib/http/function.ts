@@ -6,7 +6,7 @@ import type { Logger } from '../logger.ts';
 import { requestIdOf } from './request-id.ts';
 import { json } from './respond.ts';
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** What every function needs from its context. */
 export interface FunctionContext {
@@ -83,7 +83,7 @@ export interface VidaxFunction<C extends FunctionContext = FunctionContext> {
 
 interface Definition<C, S extends v.GenericSchema | undefined> extends FunctionDoc {
   method: Method;
-  /** itty-router style path, e.g. `/jobs/:id`. */
+  /** itty-router style path, e.g. `/jobs/:id`; a last `:name+` takes the rest of the path, undecoded. */
   path: string;
   /** Schema of the JSON body; without one the body is not read. */
   body?: S;
@@ -98,6 +98,11 @@ function compilePath(path: string): (pathname: string) => Record<string, string>
     .split('/')
     .map((part) => {
       if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      if (part.endsWith('+')) {
+        // `:name+` (last): the rest of the path, slashes included, left percent-encoded for the handler
+        names.push(`${part.slice(1, -1)}+`);
+        return '(.+?)';
+      }
       names.push(part.slice(1));
       return '([^/]+)';
     })
@@ -109,7 +114,8 @@ function compilePath(path: string): (pathname: string) => Record<string, string>
     const params: Record<string, string> = {};
     try {
       names.forEach((name, i) => {
-        params[name] = decodeURIComponent(m[i + 1] ?? '');
+        if (name.endsWith('+')) params[name.slice(0, -1)] = m[i + 1] ?? '';
+        else params[name] = decodeURIComponent(m[i + 1] ?? '');
       });
     } catch {
       return null; // malformed percent-encoding: no such resource

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 /**
  * JSON and streamed responses. The Response class is injected by the HTTP adapter
  * (`useResponseClass`): adapters/app.ts installs @whatwg-node/server's, which the Node server
@@ -38,4 +39,14 @@ export function stream(
 /** A response without a body (e.g. 204). */
 export function empty(status: number, headers: Record<string, string> = {}): Response {
   return new ResponseClass(null, { status, headers });
+}
+
+/**
+ * A file body: the adapter's Response takes the Node stream as is (piped to the socket, no web
+ * stream in between); the platform's Response gets it as a web stream. `null`: headers only.
+ */
+export function fileResponse(status: number, body: Readable | null, headers: Record<string, string>): Response {
+  const native = ResponseClass === globalThis.Response;
+  const init = body === null ? null : native ? (Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>) : (body as unknown as BodyInit);
+  return new ResponseClass(init, { status, headers });
 }

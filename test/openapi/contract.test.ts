@@ -88,6 +88,18 @@ describe('contract: real answers match the OpenAPI document', () => {
     assert.equal((await call('GET', '/jobs/:id/events', `/jobs/${id}/events?after=99999`)).status, 400);
     assert.equal((await call('GET', '/jobs/:id/events', `/jobs/${id}/events`, undefined, { 'last-event-id': 'abc' })).status, 400);
     assert.equal((await call('GET', '/jobs/:id/events', '/jobs/r_1767225600000_0000k3x9qa/events')).status, 404);
+    const listed = await call('GET', '/jobs/:id/artifacts', `/jobs/${id}/artifacts`);
+    const png = (listed.json().artifacts as { path: string; url: string }[]).find((a) => a.path.endsWith('.png'));
+    assert.ok(png);
+    assert.equal((await call('GET', '/jobs/:id/artifacts', '/jobs/r_1767225600000_0000k3x9qa/artifacts')).status, 404);
+    assert.equal((await call('GET', '/jobs/:id/artifacts/:path+', png.url)).status, 200);
+    assert.equal((await call('HEAD', '/jobs/:id/artifacts/:path+', png.url)).status, 200);
+    assert.equal((await call('GET', '/jobs/:id/artifacts/:path+', png.url, undefined, { range: 'bytes=0-3' })).status, 206);
+    assert.equal((await call('GET', '/jobs/:id/artifacts/:path+', png.url, undefined, { range: 'bytes=0-1,3-4' })).status, 416);
+    assert.equal((await call('GET', '/jobs/:id/artifacts/:path+', `/jobs/${id}/artifacts/job.json`)).status, 404);
+    assert.equal((await call('GET', '/jobs/:id/final.mp4', `/jobs/${id}/final.mp4`)).status, 200);
+    assert.equal((await call('HEAD', '/jobs/:id/final.mp4', `/jobs/${id}/final.mp4`)).status, 200);
+    assert.equal((await call('GET', '/jobs/:id/final.mp4', `/jobs/${queuedId}/final.mp4`)).status, 404);
     assert.equal((await call('POST', '/jobs/:id/cancel', `/jobs/${queuedId}/cancel`)).status, 200);
     assert.equal((await call('POST', '/jobs/:id/cancel', `/jobs/${queuedId}/cancel`)).status, 200);
     assert.equal((await call('POST', '/jobs/:id/cancel', `/jobs/${id}/cancel`)).status, 409);

@@ -7,8 +7,9 @@ import { type Bench, SkipBench } from './lib/bench.ts';
 import { markdown, RESULTS_FILE, saveResult } from './lib/results.ts';
 import { orchestration } from './orchestration.ts';
 import { scale } from './scale.ts';
+import { transfer } from './transfer.ts';
 
-const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration];
+const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration, transfer];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

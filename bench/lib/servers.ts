@@ -34,11 +34,11 @@ export function startVidax(opts: { runsDir: string; logFile: string; name?: stri
   });
 }
 
-export type Peer = 'fastify' | 'bare';
+export type Peer = 'fastify' | 'bare' | 'bare-files';
 
 export function startPeer(peer: Peer, opts: { logFile: string; env?: Record<string, string> }): Promise<RunningServer> {
   return startServer({
-    name: peer === 'fastify' ? 'Fastify' : 'node:http',
+    name: peer === 'fastify' ? 'Fastify' : peer === 'bare-files' ? 'node:http files' : 'node:http',
     argv: [join(ROOT, 'bench', 'peers', `${peer}.mjs`)],
     env: opts.env ?? {},
     logFile: opts.logFile,

@@ -66,7 +66,7 @@ export async function serveFile(request: Request, file: ServedFile): Promise<Res
     const status = range ? 206 : 200;
     if (request.method === 'HEAD' || end < start) return fileResponse(status, null, headers);
     keep = true;
-    return fileResponse(status, fh.createReadStream({ start, end, autoClose: true }), headers);
+    return fileResponse(status, fh.createReadStream({ start, end, autoClose: true, highWaterMark: 256 * 1024 }), headers);
   } finally {
     if (!keep) await fh.close();
   }

@@ -24,7 +24,7 @@ export interface IntakeDeps {
 }
 
 export const isMultipart = (request: Request) =>
-  /^multipart\/form-data\s*;/i.test(request.headers.get('content-type') ?? '');
+  /^multipart\/form-data\s*(;|$)/i.test(request.headers.get('content-type') ?? '');
 
 
 /**

@@ -57,6 +57,22 @@ export function receiveMultipart(
     throw invalidMultipart('multipart/form-data without a usable boundary');
   }
   if (!request.body) throw invalidMultipart('empty multipart body');
+  // busboy silently truncates a part's headers past `headerSize`. Its header parser knows (`maxed`)
+  // until it finishes the block: its `_finish` is wrapped to note it, on this parser only
+  // (private to @fastify/busboy 3.2.6, pinned; test/inputs/intake.test.ts fails if it moves).
+  // A truncated header block is a 413, not a guess at what the part was.
+  let truncated = false;
+  type HeaderParser = { maxed: boolean; _finish: () => unknown };
+  const hp = (parser as unknown as { _parser?: { parser?: { _hparser?: HeaderParser } } })._parser?.parser?._hparser;
+  if (hp && typeof hp._finish === 'function') {
+    const finish = hp._finish;
+    hp._finish = function (this: HeaderParser) {
+      if (this.maxed) truncated = true;
+      return finish.call(this);
+    };
+  }
+  const headerTruncated = () => truncated;
+  const headerLimit = () => limitExceeded('inputs.maxPartHeaderBytes', limits.maxPartHeaderBytes, 'a part header block');
   const body = nodeBody(request.body);
 
   return new Promise<MultipartJob>((resolve, reject) => {
@@ -86,6 +102,7 @@ export function receiveMultipart(
     body.on('error', () => fail(invalidMultipart('the request body was cut off')));
 
     parser.on('field', (name, value, _nameTruncated, valueTruncated) => {
+      if (headerTruncated()) return fail(headerLimit());
       if (name !== 'job') return fail(invalidMultipart('only the `job` part may be a plain field; inputs are file parts'));
       if (jobText !== null) return fail(invalidMultipart('two `job` parts'));
       if (valueTruncated) return fail(limitExceeded('maxBodyBytes', limits.maxJobBytes, 'the job part'));
@@ -98,7 +115,15 @@ export function receiveMultipart(
     });
 
     parser.on('file', (name: string, stream: BusboyFileStream, filename: string | undefined, _enc: string, mime: string) => {
+      // busboy re-emits a part's late errors (e.g. "terminated early") on the file stream even after
+      // it was consumed or destroyed: a listener keeps them from being uncaught; the parser's own
+      // 'error' is what fails the request.
+      stream.on('error', () => {});
       if (failed) return stream.resume();
+      if (headerTruncated()) {
+        stream.resume();
+        return fail(headerLimit());
+      }
       if (!isInputName(name)) {
         stream.resume();
         return fail(invalidInputName());
@@ -134,6 +159,7 @@ export function receiveMultipart(
     parser.on('finish', () => {
       Promise.all(writes).then(() => {
         if (failed) return;
+        if (headerTruncated()) return fail(headerLimit()); // a part busboy dropped for want of its name
         if (jobText === null) return fail(invalidMultipart('no `job` part: send the JSON job in a part named `job`'));
         files.sort((a, b) => (a.name < b.name ? -1 : 1));
         resolve({ jobText, files });

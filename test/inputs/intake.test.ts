@@ -149,6 +149,15 @@ describe('inputs with a job', () => {
     assert.equal(((await res.json()) as { error: { details: { limit: string } } }).error.details.limit, 'inputs.maxFileBytes');
   });
 
+  it('a part whose headers exceed inputs.maxPartHeaderBytes is 413 naming it (wherever the giant header sits)', async () => {
+    const job = { name: 'job', data: JSON.stringify({ workflow: fixtureWorkflow('workflow-single') }) };
+    const giant = [`X-Pad: ${'p'.repeat(20_000)}`];
+    assert.equal((await refused([job, { name: 'a', filename: 'a', data: 'x', headers: giant }], 413, 'payload_too_large')).details.limit, 'inputs.maxPartHeaderBytes');
+    const first = multipartBody([job, { name: 'a', filename: 'a', data: 'x' }]).toString('latin1').replace('Content-Disposition: form-data; name="a"', `X-Pad: ${'p'.repeat(20_000)}\r\nContent-Disposition: form-data; name="a"`);
+    assert.equal((await refused(Buffer.from(first, 'latin1'), 413, 'payload_too_large')).details.limit, 'inputs.maxPartHeaderBytes');
+    await refused([{ ...job, headers: giant }], 413, 'payload_too_large');
+  });
+
   it('form errors: no job part, two job parts, a duplicate input, a bad name, a bad job', async () => {
     const job = { name: 'job', data: JSON.stringify({ workflow: fixtureWorkflow('workflow-single') }) };
     assert.match((await refused([{ name: 'a', filename: 'a', data: 'x' }], 400, 'invalid_multipart')).message, /no `job` part/);

@@ -11,6 +11,8 @@ import { type Case, corpus, framing } from './support/corpus.ts';
 import { call, parseRaw, rawExchange, type Reply } from './support/http.ts';
 import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
 import { newSecret } from '../support/webhook-receiver.ts';
+import { BOUNDARY, multipartBody, multipartType, type Part, rawPost } from '../support/multipart.ts';
+import { simulatorCommand } from '../support/simulator.ts';
 
 const MAX_BODY = 33_554_432; // the shipped default, as in production
 
@@ -283,5 +285,133 @@ describe('bad input: symlinks and FIFOs in a run directory, file modes', () => {
     for (const r of replies) assert.equal(r.status, 404, r.text);
     await create(); // file work still goes through the pool
     console.log(`FIFO: 8 readers answered and a create done in ${(performance.now() - t).toFixed(0)} ms`);
+  });
+});
+
+/** Hostile multipart bodies for POST /jobs: [label, body, content-type]. None may create a run or leave a file. */
+function hostileUploads(): [string, Buffer, string][] {
+  const job = { name: 'job', data: JSON.stringify({ workflow: fixtureWorkflow('workflow-single') }) };
+  const file = (name: string, extra: Partial<Part> = {}): Part => ({ name, filename: 'f.bin', data: 'bytes', ...extra });
+  const body = (parts: Part[], opts?: Parameters<typeof multipartBody>[1]) => multipartBody(parts, opts);
+  const cases: [string, Buffer, string][] = [
+    ['truncated multipart (no closing boundary)', body([job, file('a', { data: Buffer.alloc(10_000) })], { end: false }), multipartType()],
+    ['truncated mid-headers', Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="job"\r\nX-A: b`), multipartType()],
+    ['missing job part', body([file('a')]), multipartType()],
+    ['two job parts', body([job, job]), multipartType()],
+    ['two parts with one name', body([job, file('face'), file('face')]), multipartType()],
+    ['no boundary parameter', body([job]), 'multipart/form-data'],
+    ['a boundary that is not in the body', body([job]), multipartType('otherBoundary123')],
+    ['job part that is not JSON', body([{ name: 'job', data: '{"workflow":' }]), multipartType()],
+    ['job part that fails validation', body([{ name: 'job', data: '{"workflow":[]}' }]), multipartType()],
+    ['giant part headers (1 MiB)', body([job, file('a', { headers: [`X-Big: ${'h'.repeat(1024 * 1024)}`] })]), multipartType()],
+    ['10 000 tiny parts', body([job, ...Array.from({ length: 10_000 }, (_, i) => file(`p${i}`, { data: 'x' }))]), multipartType()],
+    ['param naming an input not sent', body([{ name: 'job', data: JSON.stringify({ workflow: fixtureWorkflow('workflow-single'), params: [{ node: '1', input: 'width', input_file: 'nope' }] }) }]), multipartType()],
+  ];
+  for (const name of ['a/b', '../x', '..', '.', '.hidden', 'a\\b', 'a\u0000b', 'fаce' /* Cyrillic а */, 'a\u202eb', 'ｆａｃｅ', 'a b', '', 'x'.repeat(129), '-lead', 'a%2fb']) {
+    cases.push([`input name ${JSON.stringify(name)}`, body([job, file(name)]), multipartType()]);
+  }
+  return cases;
+}
+
+describe('bad input: uploads, URL inputs and artifact paths against the real process', () => {
+  let parent: string;
+  let vx: VidaxProc;
+  let comfyPort = 0;
+  let before0: string[];
+  let runsDir = '';
+
+  before(async () => {
+    parent = tempDir('vidax-hostile-io-');
+    comfyPort = await freePort();
+    vx = await startVidaxProc(parent, {
+      comfyui: { url: `http://127.0.0.1:${comfyPort}`, command: simulatorCommand(comfyPort), startTimeoutMs: 20_000 },
+      // literal addresses listed on purpose: the range check, not the allow-list, must refuse them
+      inputs: { urlAllow: ['localhost', '127.0.0.1', '::1', '169.254.169.254', '10.1.2.3', '192.168.1.1', '100.64.0.1', 'fd00::1', '::ffff:169.254.169.254'] },
+    });
+    runsDir = join(parent, 'runs');
+    before0 = snapshot(parent);
+  });
+  after(async () => {
+    await vx?.stop();
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  const key = { 'x-api-key': KEY };
+  const runs = () => readdirSync(runsDir).filter((n) => n.startsWith('r_'));
+  const staged = () => readdirSync(join(runsDir, '.uploads')).length;
+
+  it('hostile uploads: a 4xx JSON error each, no run, no file left', { timeout: 120_000 }, async () => {
+    const failures: string[] = [];
+    for (const [label, body, type] of hostileUploads()) {
+      const r = await call(vx.url, '/jobs', { method: 'POST', headers: { ...key, 'content-type': type }, body, timeoutMs: 30_000 });
+      const why = problem(r, true);
+      if (why) failures.push(`${label}: ${why}`);
+    }
+    // A client that dies mid-upload.
+    const cut = multipartBody([{ name: 'job', data: JSON.stringify({ workflow: fixtureWorkflow('workflow-single') }) }, { name: 'a', filename: 'a', data: Buffer.alloc(200_000) }], { end: false });
+    await rawPost(vx.url, '/jobs', cut, { contentLength: cut.length + 1_000_000, cut: true });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(failures, []);
+    assert.deepEqual(runs(), [], 'no run created');
+    assert.equal(staged(), 0, 'no staged file left');
+    const outside = (list: string[]) => list.filter((p) => !p.startsWith('/runs/') && p !== '/runs:dir');
+    assert.deepEqual(outside(snapshot(parent)), outside(before0), 'no file outside the runs dir');
+  });
+
+  it('URL inputs to loopback, link-local, metadata, private, CGNAT, unique-local or mapped addresses are 400 at POST', async () => {
+    const failures: string[] = [];
+    for (const url of [
+      'http://127.0.0.1/x', 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/x', 'http://192.168.1.1/x',
+      'http://100.64.0.1/x', 'http://[fd00::1]/x', 'http://[::ffff:169.254.169.254]/x', 'http://[::ffff:a9fe:a9fe]/x', 'http://2130706433/x',
+      'http://0x7f000001/x', 'file:///etc/passwd', 'ftp://localhost/x', 'http://user:pw@localhost/x', 'http://unlisted.example.com/x',
+    ]) {
+      const body = JSON.stringify({ workflow: fixtureWorkflow('workflow-single'), inputs: { face: { url } } });
+      const r = await call(vx.url, '/jobs', { method: 'POST', headers: { ...key, 'content-type': 'application/json' }, body });
+      if (r.status !== 400 || problem(r, true)) failures.push(`${url}: ${r.status} ${r.text.slice(0, 200)}`);
+    }
+    assert.deepEqual(failures, []);
+    assert.deepEqual(runs(), []);
+  });
+
+  it('a host name that resolves to loopback fails prepare with INPUT_FETCH_FAILED, and nothing is fetched', { timeout: 60_000 }, async () => {
+    const body = JSON.stringify({ workflow: fixtureWorkflow('workflow-single'), inputs: { face: { url: `http://localhost:${vx.port}/health` } }, params: [{ node: '1', input: 'width', value: 8 }] });
+    const created = await call(vx.url, '/jobs', { method: 'POST', headers: { ...key, 'content-type': 'application/json' }, body });
+    assert.equal(created.status, 202, created.text);
+    const id = JSON.parse(created.text).run_id as string;
+    const started = await call(vx.url, `/jobs/${id}/start`, { method: 'POST', headers: key, timeoutMs: 30_000 });
+    assert.equal(started.status, 202, started.text);
+    let m: { run_status: string; error: { code: string; message: string; details: { input: string; reason: string } } } | null = null;
+    for (let i = 0; i < 200 && m?.run_status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      m = JSON.parse((await call(vx.url, `/jobs/${id}`, { headers: key })).text);
+    }
+    assert.equal(m?.error.code, 'INPUT_FETCH_FAILED');
+    assert.match(m?.error.message ?? '', /localhost resolves to a loopback address/);
+    assert.deepEqual(m?.error.details, { input: 'face', reason: 'refused' });
+    assert.deepEqual(readdirSync(join(runsDir, id)).includes('inputs') ? readdirSync(join(runsDir, id, 'inputs')) : [], []);
+  });
+
+  it('artifact paths and Range headers: 404 artifact_not_found / 416, never a file outside the manifest', async () => {
+    const form = multipartBody([{ name: 'job', data: JSON.stringify({ workflow: fixtureWorkflow('workflow-single') }) }, { name: 'face', filename: 'f.png', data: Buffer.alloc(5000, 1) }]);
+    const created = await call(vx.url, '/jobs', { method: 'POST', headers: { ...key, 'content-type': multipartType() }, body: form });
+    assert.equal(created.status, 202, created.text);
+    const id = JSON.parse(created.text).run_id as string;
+    const ok = await call(vx.url, `/jobs/${id}/artifacts/inputs/face`, { headers: key });
+    assert.equal(ok.status, 200);
+    const failures: string[] = [];
+    const paths = [
+      '..%2fmanifest.json', '..%2f..%2f..%2fetc%2fpasswd', '%2e%2e%2fjob.json', 'inputs%2fface', 'inputs%5cface', 'inputs/face%00', 'inputs/%2e%2e/job.json',
+      'inputs/..%2f..%2fjob.json', '%2fetc%2fpasswd', 'inputs//face', 'inputs/face%2f', 'job.json', 'manifest.json', 'logs/events.jsonl', 'inputs',
+      '%c0%ae%c0%ae%2fjob.json', 'inputs/%ff', '..%252fjob.json', 'inputs/FACE', 'inputs/face.', 'inputs/face%20',
+    ];
+    for (const p of paths) {
+      const r = await call(vx.url, `/jobs/${id}/artifacts/${p}`, { headers: key });
+      if (problem(r, true) || r.status !== 404 || JSON.parse(r.text).error.code !== 'artifact_not_found') failures.push(`${p}: ${r.status} ${r.text.slice(0, 120)}`);
+    }
+    for (const range of ['bytes=abc', 'bytes=0-1,2-3', `bytes=${'1,'.repeat(5000)}1`, 'bytes=5000-', 'bytes=9-3', 'bytes=-0', 'items=0-1', 'bytes=99999999999999999999-', 'bytes=--1']) {
+      const r = await call(vx.url, `/jobs/${id}/artifacts/inputs/face`, { headers: { ...key, range } });
+      if (problem(r, true) || r.status !== 416) failures.push(`Range ${range.slice(0, 40)}: ${r.status} ${r.text.slice(0, 120)}`);
+    }
+    assert.deepEqual(failures, []);
   });
 });

@@ -134,17 +134,25 @@ export function keyProblem(key: string): string | null {
 
 /** A config that cannot be used; `message` names every bad field. */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid VIDAX configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: readonly string[],
+    source: string | null = null,
+  ) {
+    super(`invalid VIDAX configuration${source ? ` (config file ${source})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
 
-const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, value: string) => void> = {
+/**
+ * Env overrides: each sets one field (its dot path is in ENV_PATHS). A path given in the
+ * environment resolves against the working directory, like any command-line path; only a config
+ * file's own paths resolve against that file's folder.
+ */
+const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, value: string, cwd: string) => void> = {
   VIDAX_API_KEY: (raw, value) => { raw.apiKey = value; },
   VIDAX_HOST: (raw, value) => { raw.host = value; },
   VIDAX_PORT: (raw, value) => { raw.port = /^\d+$/.test(value) ? Number(value) : value; },
-  VIDAX_RUNS_DIR: (raw, value) => { raw.runsDir = value; },
+  VIDAX_RUNS_DIR: (raw, value, cwd) => { raw.runsDir = resolve(cwd, value); },
   VIDAX_WEBHOOKS_SECRET: (raw, value) => {
     const webhooks = isObject(raw.webhooks) ? raw.webhooks : {};
     raw.webhooks = { ...webhooks, secret: value };
@@ -154,6 +162,51 @@ const ENV_OVERRIDES: Record<string, (raw: Record<string, unknown>, value: string
     raw.comfyui = { ...comfyui, url: value };
   },
 };
+
+/** The field each env override sets, to name the variable in a problem about that field. */
+const ENV_PATHS: Record<string, string> = {
+  apiKey: 'VIDAX_API_KEY',
+  host: 'VIDAX_HOST',
+  port: 'VIDAX_PORT',
+  runsDir: 'VIDAX_RUNS_DIR',
+  'webhooks.secret': 'VIDAX_WEBHOOKS_SECRET',
+  'comfyui.url': 'VIDAX_COMFYUI_URL',
+};
+/** Values never echoed in a problem. */
+const SECRET_PATHS = new Set(['apiKey', 'webhooks.secret']);
+
+/** One valibot issue in plain words (what is wrong with the value, not the schema's jargon). */
+function plainIssue(path: string, issue: v.BaseIssue<unknown>): string {
+  const req = (issue as { requirement?: unknown }).requirement;
+  if (path === 'port' || path.endsWith('.port')) return 'not a port number (0 to 65535)';
+  switch (issue.type) {
+    case 'strict_object':
+      return issue.expected === 'never' ? 'unknown setting' : 'must be an object ({…})';
+    case 'object':
+    case 'record':
+      return 'must be an object ({…})';
+    case 'number':
+      return 'not a number';
+    case 'integer':
+      return 'must be a whole number';
+    case 'string':
+      return 'must be a string';
+    case 'boolean':
+      return 'must be true or false';
+    case 'array':
+      return 'must be a list ([…])';
+    case 'min_value':
+      return `must be at least ${String(req)}`;
+    case 'max_value':
+      return `must be at most ${String(req)}`;
+    case 'min_length':
+      return req === 1 ? 'must not be empty' : `must have at least ${String(req)} entries`;
+    case 'url':
+      return 'not a URL (e.g. http://127.0.0.1:8188)';
+    default:
+      return issue.message;
+  }
+}
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -168,6 +221,7 @@ export interface LoadConfigOptions {
 
 /** Reads defaults → config file → env overrides, validates once, returns a frozen config. */
 export function loadConfig({ env, cwd }: LoadConfigOptions): Config {
+  const fromEnv: Record<string, string> = {};
   const file = env.VIDAX_CONFIG ? resolve(cwd, env.VIDAX_CONFIG) : resolve(cwd, 'config/vidax.json');
   let raw: Record<string, unknown> = {};
   let source: string | null = null;
@@ -183,34 +237,44 @@ export function loadConfig({ env, cwd }: LoadConfigOptions): Config {
   }
   for (const [name, apply] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
-    if (value !== undefined && value !== '') apply(raw, value);
+    if (value !== undefined && value !== '') {
+      apply(raw, value, cwd);
+      fromEnv[Object.keys(ENV_PATHS).find((p) => ENV_PATHS[p] === name) ?? name] = value;
+    }
   }
-  return parseConfig(raw, source ? dirname(source) : cwd, source);
+  return parseConfig(raw, source ? dirname(source) : cwd, source, fromEnv);
 }
 
-/** Validates a raw config object; relative paths resolve against `baseDir`. */
-export function parseConfig(raw: unknown, baseDir: string, source: string | null = null): Config {
+/**
+ * Validates a raw config object; relative paths resolve against `baseDir`. `fromEnv` (dot path →
+ * raw value) says which fields came from the environment: their problems name the variable.
+ * Each field gets one problem, in plain words.
+ */
+export function parseConfig(raw: unknown, baseDir: string, source: string | null = null, fromEnv: Readonly<Record<string, string>> = {}): Config {
   const result = v.safeParse(ConfigSchema, raw, { abortEarly: false });
-  const problems: string[] = [];
+  const problems = new Map<string, string>();
+  const add = (path: string, message: string) => {
+    if (problems.has(path)) return; // one problem per field
+    const env = ENV_PATHS[path];
+    const label = env && path in fromEnv ? (SECRET_PATHS.has(path) ? env : `${env}=${fromEnv[path]}`) : path;
+    problems.set(path, `${label}: ${message}`);
+  };
   if (!result.success) {
-    for (const issue of result.issues) {
-      const path = v.getDotPath(issue) ?? '(root)';
-      problems.push(`${path}: ${issue.message}`);
-    }
-    throw new ConfigError(problems);
+    for (const issue of result.issues) add(v.getDotPath(issue) ?? '(root)', plainIssue(v.getDotPath(issue) ?? '', issue));
+    throw new ConfigError([...problems.values()], source);
   }
   const c = result.output;
   if (!c.apiKey) {
-    problems.push('apiKey: no API key configured; set env VIDAX_API_KEY or "apiKey" in config/vidax.json (at least 16 characters, e.g. `openssl rand -hex 24`)');
+    add('apiKey', 'no API key configured; set env VIDAX_API_KEY or "apiKey" in config/vidax.json (at least 16 characters, e.g. `openssl rand -hex 24`)');
   } else {
     const weak = keyProblem(c.apiKey);
-    if (weak) problems.push(`apiKey: ${weak}; e.g. \`openssl rand -hex 24\``);
+    if (weak) add('apiKey', `${weak}; e.g. \`openssl rand -hex 24\``);
   }
   if (c.webhooks.secret !== undefined) {
     const problem = secretProblem(c.webhooks.secret);
-    if (problem) problems.push(`webhooks.secret: ${problem}`);
+    if (problem) add('webhooks.secret', problem);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.size > 0) throw new ConfigError([...problems.values()], source);
   const runsDir = resolve(baseDir, c.runsDir);
   const { $schema: _schema, ...rest } = c;
   const comfyui = Object.freeze({

@@ -53,6 +53,41 @@ describe('config', () => {
     assert.equal(c.comfyui.cwd, join(dir, 'comfy'), 'env override of the url keeps the other comfyui fields');
   });
 
+  it('a relative VIDAX_RUNS_DIR resolves against the working directory; the file\'s own paths against its folder', () => {
+    const dir = withFile({ apiKey: TEST_KEY, runsDir: 'file-runs' });
+    assert.equal(loadConfig({ env: {}, cwd: dir }).runsDir, join(dir, 'config', 'file-runs'));
+    const c = loadConfig({ env: { VIDAX_RUNS_DIR: './myruns' }, cwd: dir });
+    assert.equal(c.runsDir, join(dir, 'myruns'), 'not config/myruns');
+    assert.equal(c.comfyui.logFile, join(dir, 'comfyui.log'), 'the ComfyUI log follows the runs dir');
+  });
+
+  it('says what is wrong in plain words, naming the env variable a value came from, each problem once', () => {
+    const problems = (env: Record<string, string>, cwd = tempDir()) => {
+      try {
+        loadConfig({ env: { VIDAX_API_KEY: TEST_KEY, ...env }, cwd });
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+      }
+      return [];
+    };
+    assert.deepEqual(problems({ VIDAX_PORT: 'abc' }), ['VIDAX_PORT=abc: not a port number (0 to 65535)']);
+    assert.deepEqual(problems({ VIDAX_PORT: '99999' }), ['VIDAX_PORT=99999: not a port number (0 to 65535)']);
+    assert.deepEqual(problems({ VIDAX_COMFYUI_URL: 'notaurl' }), ['VIDAX_COMFYUI_URL=notaurl: not a URL (e.g. http://127.0.0.1:8188)']);
+    const short = problems({ VIDAX_API_KEY: 'shortkey' });
+    assert.deepEqual(short.map((p) => p.split(':')[0]), ['VIDAX_API_KEY']);
+    assert.ok(!short[0]?.includes('shortkey'), 'a key is never echoed');
+    const dir = withFile({ port: 'eighty', comfyui: { url: 'ftp://x', startTimeoutMs: 1.5, autoStart: 'yes' }, autostart: true });
+    assert.deepEqual(problems({}, dir).sort(), [
+      'autostart: unknown setting',
+      'comfyui.autoStart: must be true or false',
+      'comfyui.startTimeoutMs: must be a whole number',
+      'comfyui.url: must be an http(s) URL',
+      'port: not a port number (0 to 65535)',
+    ]);
+    assert.throws(() => loadConfig({ env: {}, cwd: dir }), /invalid VIDAX configuration \(config file .*vidax\.json\)/);
+  });
+
   it('reads the file named by VIDAX_CONFIG', () => {
     const dir = withFile({ port: 1234 });
     const c = loadConfig({ env: { VIDAX_API_KEY: TEST_KEY, VIDAX_CONFIG: 'config/vidax.json' }, cwd: dir });

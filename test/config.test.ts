@@ -78,7 +78,7 @@ describe('config', () => {
     assert.deepEqual(short.map((p) => p.split(':')[0]), ['VIDAX_API_KEY']);
     assert.ok(!short[0]?.includes('shortkey'), 'a key is never echoed');
     const dir = withFile({ port: 'eighty', comfyui: { url: 'ftp://x', startTimeoutMs: 1.5, autoStart: 'yes' }, autostart: true });
-    assert.deepEqual(problems({}, dir).sort(), [
+    assert.deepEqual([...problems({}, dir)].sort(), [
       'autostart: unknown setting',
       'comfyui.autoStart: must be true or false',
       'comfyui.startTimeoutMs: must be a whole number',

@@ -29,31 +29,44 @@ export type ComfyUIPhaseResult =
   /** VIDAX is stopping: the run stays `running` for the next start to recover. */
   | { ok: false; stopped: true };
 
-/** Turns ComfyUI's WebSocket messages for one prompt into run events and manifest progress. */
-function listen(io: ComfyUIPhaseIO, promptId: string, hint: Hint): () => void {
-  const progress = throttle(io.progressEveryMs, (p: Record<string, unknown>) => {
-    io.event('comfyui.progress', p);
-    io.patchPhase({ progress: p });
-  });
+/**
+ * Turns ComfyUI's WebSocket messages for one prompt into run events and manifest progress, in
+ * causal order: with `held` (a fresh submit) what arrives before the submit is answered waits
+ * until `release()` (after `comfyui.queued`), and a pending throttled progress is written before
+ * any later event of the prompt.
+ */
+function listen(io: ComfyUIPhaseIO, promptId: string, hint: Hint, held: boolean): { release(): void; stop(): void } {
+  let queue: (() => void)[] | null = held ? [] : null;
+  const emit = (f: () => void) => (queue ? queue.push(f) : f());
+  const progress = throttle(io.progressEveryMs, (p: Record<string, unknown>) =>
+    emit(() => {
+      io.event('comfyui.progress', p);
+      io.patchPhase({ progress: p });
+    }),
+  );
+  const event = (type: string, fields?: Record<string, unknown>) => {
+    progress.flush(); // the last progress before what follows it
+    emit(() => io.event(type, fields));
+  };
   const unsubscribe = io.events.subscribe(promptId, (msg: ComfyUIEvent) => {
     const d = msg.data;
     switch (msg.type) {
       case 'execution_start':
-        io.event('comfyui.started');
-        io.patchPhase({ queue_position: 0 });
+        event('comfyui.started');
+        emit(() => io.patchPhase({ queue_position: 0 }));
         break;
       case 'execution_cached':
-        io.event('comfyui.cached', { nodes: d.nodes });
+        event('comfyui.cached', { nodes: d.nodes });
         break;
       case 'executing':
         if (d.node === null) hint.wake(true);
-        else io.event('comfyui.node_started', { node: d.node });
+        else event('comfyui.node_started', { node: d.node });
         break;
       case 'progress':
         progress.push({ node: d.node, value: d.value, max: d.max });
         break;
       case 'executed':
-        io.event('comfyui.node_output', { node: d.node, output: d.output });
+        event('comfyui.node_output', { node: d.node, output: d.output });
         break;
       case 'execution_success':
       case 'execution_error':
@@ -64,13 +77,22 @@ function listen(io: ComfyUIPhaseIO, promptId: string, hint: Hint): () => void {
     }
   });
   const offConn = io.events.onConnectionChange((state) => {
-    if (state === 'lost') io.event('comfyui.events_lost', { fallback: 'polling /history' });
+    if (state === 'lost') event('comfyui.events_lost', { fallback: 'polling /history' });
     hint.wake();
   });
-  return () => {
-    progress.flush();
-    unsubscribe();
-    offConn();
+  const release = () => {
+    const waiting = queue ?? [];
+    queue = null;
+    for (const f of waiting) f();
+  };
+  return {
+    release,
+    stop() {
+      progress.flush();
+      release();
+      unsubscribe();
+      offConn();
+    },
   };
 }
 
@@ -100,10 +122,11 @@ export async function finishPrompt(
   submit?: () => Promise<void>,
 ): Promise<ComfyUIPhaseResult> {
   const hint = new Hint();
-  const stopListening = listen(io, opts.promptId, hint);
+  const listening = listen(io, opts.promptId, hint, submit !== undefined);
   let outcome: PromptOutcome;
   try {
-    if (submit) await submit();
+    if (submit) await submit(); // logs comfyui.queued
+    listening.release();
     outcome = await awaitPrompt(
       {
         promptId: opts.promptId,
@@ -118,7 +141,7 @@ export async function finishPrompt(
       hint,
     );
   } finally {
-    stopListening();
+    listening.stop();
   }
   if (outcome.kind === 'timeout' || outcome.kind === 'cancelled') {
     // Stop that prompt only: interrupt it if it runs, drop it if it still waits.

@@ -7,6 +7,15 @@ import type { ComfyUIPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
 import { beginPhase, endPhase } from './phases.ts';
 
+/**
+ * A finished prompt's progress: the last one seen, at its max (ComfyUI sends no last step of a
+ * prompt that ended while VIDAX was down, or past the throttle); null if none was seen.
+ */
+function finalProgress(last: unknown): unknown {
+  const p = last as { max?: unknown } | null;
+  return p && typeof p === 'object' && typeof p.max === 'number' ? { ...p, value: p.max } : (last ?? null);
+}
+
 /** What the steps after ComfyUI need: the store, the event log, and how to fail the run. */
 export interface RunSteps {
   runs: Pick<RunStore, 'update' | 'paths'>;
@@ -31,7 +40,7 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
   const encodeWanted = job.phases?.encode?.enabled !== false;
   // The comfyui phase's outcome and the skipped phases land with the next manifest write.
   const recordComfyUI = (m: Manifest) => {
-    endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null });
+    endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null, progress: finalProgress(m.phases.comfyui.progress) });
     m.artifacts = [...m.artifacts.filter((a) => a.phase !== 'comfyui'), ...result.artifacts];
     for (const name of ['stabilize', 'lipsync'] as const) {
       endPhase(m, name, 'skipped', requested(name)

@@ -3,7 +3,7 @@
  * (a trailing call flushes the last one), so a 10 000-step sampler writes a few lines a second.
  */
 export function throttle<T>(ms: number, fn: (value: T) => void): { push(value: T): void; flush(): void; cancel(): void } {
-  let last = 0;
+  let last = Number.NEGATIVE_INFINITY; // the first value passes at once, whatever the clock says
   let pending: { value: T } | null = null;
   let timer: NodeJS.Timeout | null = null;
   const fire = () => {

@@ -13,6 +13,7 @@ import { probePrompt } from './recover.ts';
 import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
+import { unshowWait, waitForComfyUI } from './wait-comfyui.ts';
 import { prepareWorkflow, type Workflow } from './prepare.ts';
 import { fetchUrlInputs, PrepareError, uploadInputs, urlInputs } from '../inputs/prepare-inputs.ts';
 import type { UrlGuard } from '../net/url-guard.ts';
@@ -56,6 +57,8 @@ export function createRunner(deps: RunnerDeps): Runner {
   const { runs, comfyui, log } = deps;
   const inflight = new Map<string, { promise: Promise<void>; abort: AbortController }>();
   const starting = new Set<string>();
+  /** Starts whose wait for ComfyUI shows (prepare `running`), for the 409's message. */
+  const waiting = new Set<string>();
   /** Runs a cancel was accepted for; a launch still to come aborts at once. */
   const cancelRequested = new Set<string>();
   let closed = false;
@@ -219,11 +222,14 @@ export function createRunner(deps: RunnerDeps): Runner {
     async start(id) {
       if (closed) throw vidaxError('shutting_down', 'VIDAX is shutting down');
       const m = await runs.get(id);
-      if (m.run_status !== 'queued' || starting.has(id)) throw alreadyStarted(id, starting.has(id) ? 'starting' : m.run_status);
+      if (m.run_status !== 'queued' || starting.has(id)) {
+        throw alreadyStarted(id, waiting.has(id) ? 'starting (waiting for ComfyUI to become ready)' : starting.has(id) ? 'starting' : m.run_status);
+      }
       starting.add(id);
       try {
         try {
-          await deps.processManager.ensureComfyUI();
+          await waitForComfyUI({ runs, event, waiting }, id, deps.processManager.ensureComfyUI());
+          if (closed) throw vidaxError('shutting_down', 'VIDAX is shutting down');
         } catch (err) {
           const code = err instanceof VidaxError ? err.code : 'COMFYUI_START_FAILED';
           await event(id, 'run.start_failed', { code, message: (err as Error).message, run_status: 'queued' });
@@ -239,6 +245,7 @@ export function createRunner(deps: RunnerDeps): Runner {
             if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
             cur.run_status = 'running';
             cur.started_at = new Date().toISOString();
+            delete cur.phases.prepare.waiting_for;
             beginPhase(cur, 'prepare');
           });
           void event(id, 'run.started');
@@ -253,6 +260,7 @@ export function createRunner(deps: RunnerDeps): Runner {
           if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
           cur.run_status = 'running';
           cur.started_at = now;
+          delete cur.phases.prepare.waiting_for;
           beginPhase(cur, 'prepare');
           endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
           beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
@@ -339,6 +347,7 @@ export function createRunner(deps: RunnerDeps): Runner {
 
     async close() {
       closed = true;
+      await Promise.all([...waiting].map((id) => unshowWait(runs, id).catch(() => {})));
       for (const { abort } of inflight.values()) abort.abort({ kind: 'stopped' });
       await Promise.allSettled([...inflight.values()].map((r) => r.promise));
     },

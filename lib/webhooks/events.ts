@@ -5,6 +5,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'run.created',
   'run.started',
   'run.start_failed',
+  'run.waiting_for_comfyui',
   'run.reattached',
   'run.cancel_requested',
   'run.cancel_recovered',

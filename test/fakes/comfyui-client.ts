@@ -28,6 +28,8 @@ export class FakeComfyUIClient implements ComfyUIClient {
   unreachable = false;
   /** The next submit rejects with this (then it is cleared). */
   submitError: Error | null = null;
+  /** When set, submit answers only once it resolves (the prompt is already in ComfyUI). */
+  submitGate: Promise<void> | null = null;
   private number = 0;
 
   private enter(method: string, ...args: unknown[]): void {
@@ -91,6 +93,7 @@ export class FakeComfyUIClient implements ComfyUIClient {
     }
     const number = ++this.number;
     this.prompts.set(input.promptId, { input, number, state: 'pending', entry: null });
+    if (this.submitGate) await this.submitGate; // ComfyUI runs it before its answer reaches VIDAX
     return { prompt_id: input.promptId, number, node_errors: {} };
   }
   async history(promptId: string) {

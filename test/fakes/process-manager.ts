@@ -9,8 +9,12 @@ export class FakeProcessManager implements ProcessManager {
   closed = false;
   private readonly crashListeners = new Set<(info: CrashInfo) => void>();
 
+  /** When set, ensureComfyUI waits for it (a ComfyUI that takes its time to start). */
+  startGate: Promise<void> | null = null;
+
   async ensureComfyUI(): Promise<Ensured> {
     this.ensured++;
+    if (this.startGate) await this.startGate;
     if (this.startError) throw this.startError;
     return { url: 'http://comfyui.fake:8188', managed: true, pid: 4242 };
   }

@@ -220,6 +220,77 @@ describe('runner decisions (fakes, mock timers)', () => {
     assert.equal(t.comfyui.count('submit'), 1, 'one prompt for one run');
   });
 
+  it('a start waiting for ComfyUI shows it: prepare running + event, the 409 names it; a failed wait puts prepare back', async () => {
+    for (const outcome of ['ready', 'failed'] as const) {
+      const t = setup();
+      let open!: () => void;
+      let refuse!: (err: Error) => void;
+      t.processManager.startGate = new Promise<void>((resolve, reject) => {
+        open = resolve;
+        refuse = reject;
+      });
+      const id = t.runs.seed(JOB);
+      const starting = t.runner.start(id);
+      starting.catch(() => {});
+      await advance(50);
+      assert.equal(t.manifest(id).phases.prepare.status, 'queued', 'a quick answer writes nothing');
+      await advance(100);
+      const waiting = t.manifest(id);
+      assert.deepEqual(
+        { run: waiting.run_status, prepare: waiting.phases.prepare.status, waiting_for: waiting.phases.prepare.waiting_for },
+        { run: 'queued', prepare: 'running', waiting_for: 'comfyui' },
+      );
+      assert.ok(t.runs.eventTypes(id).includes('run.waiting_for_comfyui'));
+      await assert.rejects(t.runner.start(id), (err: Error & { code: string; status: number }) =>
+        err.code === 'run_already_started' && err.status === 409 && /waiting for ComfyUI/.test(err.message));
+      if (outcome === 'ready') {
+        open();
+        assert.deepEqual(await starting, { run_id: id, run_status: 'running' });
+        const m = t.manifest(id);
+        assert.deepEqual({ run: m.run_status, prepare: m.phases.prepare.status, waiting_for: m.phases.prepare.waiting_for }, {
+          run: 'running', prepare: 'completed', waiting_for: undefined,
+        });
+      } else {
+        refuse(new ComfyUIError('COMFYUI_TIMEOUT', 'ComfyUI did not become ready'));
+        await assert.rejects(starting, { code: 'COMFYUI_TIMEOUT' });
+        const m = t.manifest(id);
+        assert.deepEqual({ run: m.run_status, prepare: m.phases.prepare.status, started_at: m.phases.prepare.started_at }, {
+          run: 'queued', prepare: 'queued', started_at: null,
+        });
+      }
+      await closeAll();
+      mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-01-01T00:00:00Z') });
+    }
+  });
+
+  it('events are in causal order: queued before what the socket reported first; the last progress before later outputs', async () => {
+    const t = setup();
+    let answer!: () => void;
+    t.comfyui.submitGate = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const id = t.runs.seed(JOB);
+    await t.runner.start(id);
+    await settle();
+    const promptId = t.promptOf(id);
+    assert.ok(t.events.subscribed(promptId));
+    // The socket is faster than the submit's HTTP answer.
+    t.events.emit(promptId, 'execution_start');
+    t.events.emit(promptId, 'executing', { node: '1' });
+    t.events.emit(promptId, 'progress', { node: '1', value: 1, max: 10 });
+    t.events.emit(promptId, 'progress', { node: '1', value: 7, max: 10 });
+    await settle();
+    answer();
+    await settle();
+    t.events.emit(promptId, 'progress', { node: '1', value: 10, max: 10 }); // throttled: pending
+    t.events.emit(promptId, 'executed', { node: '1', output: {} });
+    await settle();
+    const comfyui = (t.runs.events.get(id) ?? [])
+      .filter((e) => e.type.startsWith('comfyui.'))
+      .map((e) => (e.type === 'comfyui.progress' ? `progress ${e.value}` : e.type.slice(8)));
+    assert.deepEqual(comfyui, ['queued', 'started', 'node_started', 'progress 1', 'progress 10', 'node_output']);
+  });
+
   it('close(): runs in flight stay running (no error recorded) for the next start to recover', async () => {
     const t = setup();
     const { id } = await t.started();
@@ -256,6 +327,24 @@ describe('recovery (fakes, mock timers)', () => {
     await ended(t.runner);
     assert.deepEqual([t.manifest(id).run_status, t.manifest(id).error], ['completed', null]);
     assert.equal(t.comfyui.count('submit'), 0);
+  });
+
+  it('a finished phase shows its final state: progress seen before the restart ends at its max', async () => {
+    const t = setup();
+    const id = t.runs.seed(JOB, (m) => {
+      m.run_status = 'running';
+      m.phases.prepare = { ...m.phases.prepare, status: 'completed', started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:00:00.000Z' };
+      m.phases.comfyui = { ...m.phases.comfyui, status: 'running', started_at: '2026-01-01T00:00:00.000Z', prompt_id: 'p-done', progress: { node: '2', value: 34, max: 100 }, queue_position: 0 };
+    });
+    t.comfyui.adopt('p-done', 'running');
+    t.comfyui.succeed('p-done'); // it finished while VIDAX was down
+    await t.runner.recover();
+    await advance(1000);
+    await ended(t.runner);
+    const c = t.manifest(id).phases.comfyui;
+    assert.deepEqual({ status: c.status, progress: c.progress, queue_position: c.queue_position }, {
+      status: 'completed', progress: { node: '2', value: 100, max: 100 }, queue_position: null,
+    });
   });
 
   it('a re-attached run keeps its deadline from when its prompt started', async () => {

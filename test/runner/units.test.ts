@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { HistoryEntry } from '../../lib/comfyui/types.ts';
 import { classify, planOutputs, shortenName } from '../../lib/runner/outputs.ts';
 import { prepareWorkflow } from '../../lib/runner/prepare.ts';
@@ -52,18 +51,42 @@ describe('classify', () => {
 });
 
 describe('throttle', () => {
-  it('passes the first value at once, then at most one per window with the latest value', async () => {
+  // On mock timers: the 1000 pushes take as long as the machine needs, and still count as one
+  // instant (no test depends on the machine being idle).
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 }));
+  afterEach(() => mock.timers.reset());
+
+  it('passes the first value at once, then at most one per window with the latest value', () => {
     const seen: number[] = [];
     const t = throttle(40, (v: number) => seen.push(v));
     for (let i = 1; i <= 1000; i++) t.push(i);
     assert.deepEqual(seen, [1]);
-    await sleep(60);
+    mock.timers.tick(39);
+    assert.deepEqual(seen, [1], 'nothing before the window ends');
+    mock.timers.tick(1);
     assert.deepEqual(seen, [1, 1000]);
     t.push(1001);
     t.flush();
     assert.deepEqual(seen, [1, 1000, 1001]);
     t.cancel();
   });
+
+  it('a steady stream gives one value per window, never more, each the latest', () => {
+    const at: number[] = [];
+    const seen: number[] = [];
+    const t = throttle(40, (v: number) => {
+      seen.push(v);
+      at.push(Date.now());
+    });
+    for (let ms = 0; ms < 400; ms++) {
+      t.push(ms);
+      mock.timers.tick(1);
+    }
+    t.cancel();
+    assert.deepEqual(at, [0, 40, 80, 120, 160, 200, 240, 280, 320, 360, 400]);
+    assert.deepEqual(seen.slice(0, 3), [0, 39, 79], 'the latest value when the window ends');
+  });
+
 });
 
 describe('output names', () => {

@@ -256,7 +256,7 @@ export function parseConfig(raw: unknown, baseDir: string, source: string | null
   const add = (path: string, message: string) => {
     if (problems.has(path)) return; // one problem per field
     const env = ENV_PATHS[path];
-    const label = env && path in fromEnv ? (SECRET_PATHS.has(path) ? env : `${env}=${fromEnv[path]}`) : path;
+    const label = env && path in fromEnv ? (SECRET_PATHS.has(path) ? `${env} sets ${path}` : `${env}=${fromEnv[path]}`) : path;
     problems.set(path, `${label}: ${message}`);
   };
   if (!result.success) {

@@ -75,7 +75,7 @@ describe('config', () => {
     assert.deepEqual(problems({ VIDAX_PORT: '99999' }), ['VIDAX_PORT=99999: not a port number (0 to 65535)']);
     assert.deepEqual(problems({ VIDAX_COMFYUI_URL: 'notaurl' }), ['VIDAX_COMFYUI_URL=notaurl: not a URL (e.g. http://127.0.0.1:8188)']);
     const short = problems({ VIDAX_API_KEY: 'shortkey' });
-    assert.deepEqual(short.map((p) => p.split(':')[0]), ['VIDAX_API_KEY']);
+    assert.deepEqual(short.map((p) => p.split(':')[0]), ['VIDAX_API_KEY sets apiKey']);
     assert.ok(!short[0]?.includes('shortkey'), 'a key is never echoed');
     const dir = withFile({ port: 'eighty', comfyui: { url: 'ftp://x', startTimeoutMs: 1.5, autoStart: 'yes' }, autostart: true });
     assert.deepEqual([...problems({}, dir)].sort(), [

@@ -3,11 +3,11 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { limitExceeded } from '../errors.ts';
 
-const BATCH = 1024 * 1024;
+const BATCH = 256 * 1024;
 
 /**
  * Streams `source` into a new file at `path` (never overwriting), hashing on the way, and
- * makes it durable (fdatasync). Chunks are written in ~1 MiB `writev` batches, one batch in
+ * makes it durable (fdatasync). Chunks are written in ~256 KiB `writev` batches, one batch in
  * flight while the next is read and hashed. Past `maxBytes` it stops and throws 413 naming the
  * limit; the caller discards the staging folder.
  */

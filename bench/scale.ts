@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { STORE_FILES } from './jobs.ts';
 import type { Bench } from './lib/bench.ts';
 import { sequentialLatency } from './lib/http.ts';
@@ -37,6 +37,8 @@ export const scale: Bench = {
       small.ids = cloneRuns(small.dir, template, 10);
       const t0 = performance.now();
       big.ids = cloneRuns(big.dir, template, bigCount);
+      // The run-list journal a VIDAX that had created these runs would have left (see lib/runs/run-list.ts).
+      for (const which of [small, big]) writeFileSync(`${which.dir}/.runs-index`, which.ids.map((id) => `${id} c\n`).join(''));
       opts.log(`  wrote ${bigCount} runs in ${r1((performance.now() - t0) / 1000)} s`);
 
       // Start time, interleaved: spawn → first 200 on /health.
@@ -55,6 +57,7 @@ export const scale: Bench = {
       const vb = await startVidax({ runsDir: big.dir, logFile: `${ws.dir}/vidax.log`, name: `${bigCount} runs` });
       servers.push(vb);
       const hot = { small: [] as number[], big: [] as number[], smallP99: [] as number[], bigP99: [] as number[] };
+      const list = { small: [] as number[], big: [] as number[], smallP99: [] as number[], bigP99: [] as number[] };
       const cold: number[] = [];
       const coldP99: number[] = [];
       let next = 0;
@@ -65,6 +68,10 @@ export const scale: Bench = {
           const lat = await sequentialLatency(`${s.url}/jobs/${id}`, authHeaders(), perRound);
           hot[which].push(median(lat));
           hot[which === 'big' ? 'bigP99' : 'smallP99'].push(percentile(lat, 99));
+          // GET /jobs: the newest 10 (a full page in both), from the index.
+          const page = await sequentialLatency(`${s.url}/jobs?limit=10`, authHeaders(), perRound);
+          list[which].push(median(page));
+          list[which === 'big' ? 'bigP99' : 'smallP99'].push(percentile(page, 99));
         }
         // A different, never-read run each request: a cache miss, read from disk.
         const lat = await sequentialLatency((i) => `${vb.url}/jobs/${big.ids[(next + i * 7919) % big.ids.length]}`, authHeaders(), perRound);
@@ -88,6 +95,7 @@ export const scale: Bench = {
 
       const m = (xs: number[]) => median(xs);
       const latRatio = m(hot.big) / m(hot.small);
+      const listRatio = m(list.big) / m(list.small);
       const startBig = m(ready.big);
       const rows: Row[] = [
         { target: '10 runs', 'start ms': r1(m(ready.small)), 'GET p50 µs (same id)': r1(m(hot.small)), 'GET p99 µs': r1(m(hot.smallP99)), '× 10 runs': 1 },
@@ -99,6 +107,8 @@ export const scale: Bench = {
           '× 10 runs': Math.round(latRatio * 100) / 100,
         },
         { target: `${bigCount} runs, a new id each request`, 'start ms': '', 'GET p50 µs (same id)': r1(m(cold)), 'GET p99 µs': r1(m(coldP99)), '× 10 runs': Math.round((m(cold) / m(hot.small)) * 100) / 100 },
+        { target: 'GET /jobs?limit=10, 10 runs', 'start ms': '', 'GET p50 µs (same id)': r1(m(list.small)), 'GET p99 µs': r1(m(list.smallP99)), '× 10 runs': 1 },
+        { target: `GET /jobs?limit=10, ${bigCount} runs`, 'start ms': '', 'GET p50 µs (same id)': r1(m(list.big)), 'GET p99 µs': r1(m(list.bigP99)), '× 10 runs': Math.round(listRatio * 100) / 100 },
         { target: `RSS over ${creates} creates`, 'start ms': '', 'GET p50 µs (same id)': `${r1(rssBefore / MB)} → ${r1(rssAfter / MB)} MB`, 'GET p99 µs': '', '× 10 runs': '' },
       ];
       const failed = made.errors + made.non2xx;
@@ -108,6 +118,7 @@ export const scale: Bench = {
         rows,
         checks: [
           check(`GET /jobs/:id p50, ${bigCount} runs ÷ 10 runs`, latRatio, '×', '≤ 1.10', latRatio <= 1.1),
+          check(`GET /jobs?limit=10 p50, ${bigCount} runs ÷ 10 runs`, listRatio, '×', '≤ 1.10', listRatio <= 1.1),
           check(`start with ${bigCount} runs`, startBig, 'ms', '< 1000 ms', startBig < 1000),
           check(`RSS growth over ${creates} creates`, growth, 'MB', '< 20 MB', growth < 20),
           check('POST errors + non-2xx', failed, '', '0', failed === 0),

@@ -4,6 +4,7 @@ import comfyuiHealth from './comfyui-health.get.ts';
 import comfyuiStart from './comfyui-start.post.ts';
 import health from './health.get.ts';
 import jobsCreate from './jobs.post.ts';
+import jobsList from './jobs.get.ts';
 import jobsCancel from './jobs-id-cancel.post.ts';
 import jobsEvents from './jobs-id-events.get.ts';
 import jobsGet from './jobs-id.get.ts';
@@ -23,6 +24,7 @@ export const functions: readonly VidaxFunction<Context>[] = [
   comfyuiHealth,
   comfyuiStart,
   jobsCreate,
+  jobsList,
   jobsStart,
   jobsCancel,
   jobsGet,

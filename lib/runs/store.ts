@@ -1,9 +1,9 @@
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { isNotRegular, readRegularFile } from '../files/safe-open.ts';
 import { resolve, sep } from 'node:path';
 import { sweepTempFiles, writeFileAtomic } from '../files/atomic-file.ts';
-import { type ErrorCode, vidaxError } from '../errors.ts';
+import { type ErrorCode, VidaxError, vidaxError } from '../errors.ts';
 import { createEventLog, type RunEvent, readEvents } from './event-log.ts';
 import { openFileStream } from '../files/file-stream.ts';
 import type { Job } from '../jobs/schema.ts';
@@ -11,6 +11,7 @@ import { Lru } from './lru.ts';
 import { deepFreeze, type Manifest, newManifest } from './manifest.ts';
 import { createActiveIndex, markerFor } from './active-index.ts';
 import { createRunIdMinter, isRunId } from './run-id.ts';
+import { openRunList } from './run-list.ts';
 import type { RunPaths, RunStore, RunStoreOptions } from './types.ts';
 
 export type { RunEvent } from './event-log.ts';
@@ -53,6 +54,15 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
       inputs: `${workdir}${sep}inputs`,
     };
   };
+
+  // After `paths`: the first start over an older runs dir reads each manifest once.
+  const list = openRunList(runsDir, (id) => {
+    try {
+      return (JSON.parse(readFileSync(paths(id).manifest, 'utf8')) as Manifest).run_status;
+    } catch {
+      return null;
+    }
+  });
 
   async function load(id: string): Promise<Manifest> {
     const hit = cache.get(id);
@@ -126,6 +136,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
               events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }).then(appended(id)),
             ]); // in parallel: the fsyncs share a journal commit; the `creating` marker covers a crash
             await index.move(id, 'creating', 'queued');
+            list.set(id, 'queued');
             return { run_id: id, manifestPath: p.manifest, workdir: p.workdir, manifest };
           } catch (err) {
             cache.delete(id); // e.g. disk full: undo the half-written run, answer 500
@@ -167,6 +178,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
           throw err;
         }
         await index.move(id, 'running', markerFor(next.run_status));
+        list.set(id, next.run_status);
         return next;
       });
     },
@@ -228,13 +240,43 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
         }
         await index.move(id, state, markerFor(m.run_status));
       }
+      // The list index: what the markers say now, and a manifest read for a run the journal
+      // left unfinished that has no marker (a crash between the manifest write and the append).
+      const active = new Map((await index.entries()).map((e) => [e.id, e.state]));
+      for (const [id, state] of active) if (state !== 'creating') list.set(id, state);
+      for (const id of list.unfinished()) {
+        if (active.has(id)) continue;
+        cache.delete(id);
+        const m = await load(id).catch(() => null);
+        if (m) list.set(id, m.run_status);
+        else list.delete(id);
+      }
       if (removed.length + tempFiles > 0) log?.info('run store recovered', { removed, temp_files: tempFiles });
       return { removed, tempFiles };
+    },
+
+    async listRuns({ status, before, limit }) {
+      const runs: Manifest[] = [];
+      let cursor = before;
+      for (;;) {
+        const page = list.page({ status, before: cursor, limit: limit - runs.length });
+        for (const id of page.ids) {
+          const m = await load(id).catch((err: unknown) => {
+            if (err instanceof VidaxError && err.status === 404) return null;
+            throw err;
+          });
+          if (m) runs.push(m);
+          else list.delete(id); // its directory is gone
+        }
+        cursor = page.ids.at(-1) ?? cursor;
+        if (runs.length >= limit || !page.more) return { runs, more: page.more };
+      }
     },
 
     async close() {
       while (chains.size > 0) await Promise.all(chains.values());
       await events.drain();
+      list.close();
     },
   };
 }

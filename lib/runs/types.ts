@@ -4,7 +4,7 @@ import type { Job } from '../jobs/schema.ts';
 import type { JobSummary } from '../jobs/job-parser.ts';
 import type { Logger } from '../logger.ts';
 import type { InputEntry } from '../inputs/types.ts';
-import type { Manifest } from './manifest.ts';
+import type { Manifest, RunStatus } from './manifest.ts';
 
 export interface RunPaths {
   workdir: string;
@@ -49,6 +49,11 @@ export interface RunStore {
   update(id: string, mutate: (m: Manifest) => void | Promise<void>): Promise<Manifest>;
   /** Appends `{ts, seq, type, ...fields}` to logs/events.jsonl; `seq` increases per run. */
   appendEvent(id: string, type: string, fields?: Record<string, unknown>): Promise<RunEvent>;
+  /**
+   * Manifests of runs newest first (from the in-memory index, never a scan): older than the run
+   * `before` names, of `status` if given, at most `limit`; `more` if older ones remain.
+   */
+  listRuns(opts: { status?: RunStatus | undefined; before?: string | undefined; limit: number }): Promise<{ runs: Manifest[]; more: boolean }>;
   /** Calls `listener` with each event appended to the run from now on, in seq order; returns the unsubscribe. */
   watchEvents(id: string, listener: (event: RunEvent) => void): () => void;
   /** Streams `manifest.json` or `logs/events.jsonl`. Throws 404 run_/manifest_/logs_not_found. */

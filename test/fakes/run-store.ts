@@ -90,6 +90,11 @@ export class FakeRunStore implements RunStore {
     for (const listener of this.watchers.get(id) ?? []) listener(event);
     return event;
   }
+  async listRuns({ status, before, limit }: { status?: Manifest['run_status'] | undefined; before?: string | undefined; limit: number }) {
+    const ids = [...this.manifests.keys()].sort().reverse();
+    const older = ids.filter((id) => (before === undefined || id < before) && (status === undefined || this.known(id).run_status === status));
+    return { runs: older.slice(0, limit).map((id) => this.known(id)), more: older.length > limit };
+  }
   private readonly watchers = new Map<string, Set<(event: RunEvent) => void>>();
   watchEvents(id: string, listener: (event: RunEvent) => void): () => void {
     const set = this.watchers.get(id) ?? new Set();

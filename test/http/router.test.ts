@@ -16,6 +16,7 @@ const ROUTES = [
   'GET /comfyui/health',
   'POST /comfyui/start',
   'GET /health',
+  'GET /jobs',
   'POST /jobs',
   'GET /jobs/:id',
   'GET /jobs/:id/artifacts',

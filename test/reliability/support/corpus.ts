@@ -207,14 +207,15 @@ function traversal(): Case[] {
 }
 
 export const ROUTES: [string, string][] = [
-  ['GET', '/health'], ['GET', '/comfyui/health'], ['POST', '/comfyui/start'], ['POST', '/jobs'],
+  ['GET', '/health'], ['GET', '/comfyui/health'], ['POST', '/comfyui/start'], ['GET POST', '/jobs'],
   ['POST', `/jobs/${RUN}/start`], ['GET', `/jobs/${RUN}`], ['GET', `/jobs/${RUN}/manifest`], ['GET', `/jobs/${RUN}/logs`],
+  ['GET', `/jobs/${RUN}/events`], ['POST', `/jobs/${RUN}/cancel`],
 ];
 
 function wrongMethods(): Case[] {
   return ROUTES.flatMap(([right, path]) =>
     ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
-      .filter((m) => m !== right)
+      .filter((m) => !right.split(' ').includes(m))
       .map((method) => ({ group: 'wrong method', label: `${method} ${path}`, method, path, headers: { 'x-api-key': KEY }, ...(method === 'GET' || method === 'OPTIONS' ? {} : { body: '{}' }) })),
   );
 }

@@ -6,10 +6,11 @@ import { jobsGet, jobsPost } from './jobs.ts';
 import { type Bench, SkipBench } from './lib/bench.ts';
 import { markdown, RESULTS_FILE, saveResult } from './lib/results.ts';
 import { orchestration } from './orchestration.ts';
+import { overhead } from './overhead.ts';
 import { scale } from './scale.ts';
 import { transfer } from './transfer.ts';
 
-const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration, transfer];
+const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration, transfer, overhead];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

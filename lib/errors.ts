@@ -39,6 +39,7 @@ export const ERRORS = {
   webhook_url_not_allowed: { status: 400, scope: 'http', meaning: "a job's `webhook.url` names a host outside `webhooks.urlAllow` or a loopback/private/link-local/metadata address (`details: {path, reason}`)" },
   webhooks_disabled: { status: 400, scope: 'http', meaning: 'a job has a `webhook` but the server has no `webhooks.secret`' },
   invalid_query: { status: 400, scope: 'http', meaning: 'a query parameter of `GET /jobs` is not valid (`status`, `limit` 1..500, `cursor`); `details` lists each with its name' },
+  invalid_prefer: { status: 400, scope: 'http', meaning: '`Prefer: wait=` is not a whole number of seconds (larger numbers are cut to 60, other preferences are ignored)' },
   invalid_last_event_id: { status: 400, scope: 'http', meaning: "`Last-Event-ID` / `?after=` of `GET /jobs/:id/events` is not a seq (a non-negative integer) or names a seq past the end of the run's log (`details.last_seq`)" },
   // ComfyUI.
   COMFYUI_START_FAILED: { status: 500, scope: 'http', meaning: 'ComfyUI could not be started (it exited before it was ready, or autoStart is off)' },

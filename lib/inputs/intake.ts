@@ -33,7 +33,7 @@ export const isMultipart = (request: Request) =>
  * every file is on disk (in a staging folder) before the run is created; any failure discards
  * the staging folder, so a refused or cut-off request leaves no run and no file.
  */
-export async function createJob(request: Request, deps: IntakeDeps): Promise<CreatedRun> {
+export async function createJob(request: Request, deps: IntakeDeps): Promise<CreatedRun & { start: boolean }> {
   const { config } = deps;
   let staging: Staging | null = null;
   try {
@@ -97,7 +97,7 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
     // job.json (storedText) keeps URL inputs (fetched at prepare), not the inline bytes (files now).
     const run = await deps.runs.create(storedJob(job), storedText, staging ? { dir: staging.dir, entries } : undefined);
     staging = null; // the folder is the run's inputs now
-    return run;
+    return { ...run, start: job.start === true };
   } finally {
     await staging?.discard();
   }

@@ -200,6 +200,7 @@ const JobObject = v.strictObject(
     ),
     phases: v.optional(PhasesSchema),
     timeout_s: v.optional(v.pipe(int(1, 86_400), v.description('deadline of the comfyui phase; default from config'))),
+    start: v.optional(v.pipe(v.boolean('must be true or false'), v.description('true: start the run in the same request (as POST /jobs/{id}/start would)'))),
     webhook: v.optional(WebhookSchema),
   },
   objectMessage('a JSON object'),

@@ -42,6 +42,8 @@ export interface Runner {
   start(runId: string): Promise<{ run_id: string; run_status: 'running' }>;
   /** POST /jobs/:id/cancel: queued → failed CANCELLED (200); running → recorded, then stopped (202). */
   cancel(runId: string): Promise<CancelOutcome>;
+  /** Resolves when the run's work here settles, after `ms`, or when `signal` aborts, whichever is first. */
+  waitFor(runId: string, ms: number, signal?: AbortSignal): Promise<void>;
   /** At start-up: re-attach runs a previous process left running, or fail them. */
   recover(): Promise<{ reattached: string[]; failed: string[] }>;
   /** Resolves once no run is in flight (tests). */
@@ -281,6 +283,23 @@ export function createRunner(deps: RunnerDeps): Runner {
         starting.delete(id);
       }
       return { run_id: id, run_status: 'running' };
+    },
+
+    async waitFor(id, ms, signal) {
+      const work = inflight.get(id)?.promise;
+      if (!work || ms <= 0 || signal?.aborted) return;
+      let timer: NodeJS.Timeout | undefined;
+      let stop = () => {};
+      await Promise.race([
+        work,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms);
+          stop = resolve;
+          signal?.addEventListener('abort', stop, { once: true });
+        }),
+      ]);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
     },
 
     cancel(id) {

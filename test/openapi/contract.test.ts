@@ -82,9 +82,9 @@ describe('contract: real answers match the OpenAPI document', () => {
     assert.equal((await call('GET', '/jobs/:id/manifest', '/jobs/r_1767225600000_0000k3x9qa/manifest')).status, 404);
     assert.ok((await call('GET', '/jobs/:id/logs', `/jobs/${id}/logs`)).text.includes('run.completed'));
     assert.equal((await call('GET', '/jobs/:id/logs', '/jobs/r_1767225600000_0000k3x9qa/logs')).status, 404);
-    const listed = await call('GET', '/jobs', '/jobs?limit=1');
-    assert.equal(listed.json().items.length, 1);
-    assert.equal((await call('GET', '/jobs', `/jobs?cursor=${listed.json().next_cursor}`)).status, 200);
+    const page = await call('GET', '/jobs', '/jobs?limit=1');
+    assert.equal(page.json().items.length, 1);
+    assert.equal((await call('GET', '/jobs', `/jobs?cursor=${page.json().next_cursor}`)).status, 200);
     assert.equal((await call('GET', '/jobs', '/jobs?limit=0')).status, 400);
     const stream = await call('GET', '/jobs/:id/events', `/jobs/${id}/events`);
     assert.equal(stream.status, 200);

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { join } from 'node:path';
+import { startSimulator } from '../test/support/simulator.ts';
+import type { Bench } from './lib/bench.ts';
+import { openDirectClient } from './lib/comfyui-direct.ts';
+import { httpRequest } from './lib/http.ts';
+import { median, percentile } from './lib/load.ts';
+import { freePort, ROOT } from './lib/proc.ts';
+import { check, type Row } from './lib/results.ts';
+import { authHeaders, workspace } from './lib/servers.ts';
+import { closeVidaxAgent, startVidaxOn } from './lib/vidax-runs.ts';
+
+const r2 = (n: number) => Math.round(n * 100) / 100;
+const stats = (xs: number[]) => ({ 'median ms': r2(median(xs)), 'p90 ms': r2(percentile(xs, 90)), 'min ms': r2(Math.min(...xs)), 'max ms': r2(Math.max(...xs)) });
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** 512×512 EmptyImage → SaveImage; `color` varies per run so ComfyUI never answers from its cache. */
+const graph = (color: number, prefix: string) => ({
+  '1': { class_type: 'EmptyImage', inputs: { width: 512, height: 512, batch_size: 1, color } },
+  '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: prefix } },
+});
+
+/** The real ComfyUI of ../shared/comfyui (start.sh PORT), or null when it cannot start here. */
+async function startRealComfyUI(base: string): Promise<{ url: string; stop: () => Promise<void> } | null> {
+  const script = join(ROOT, '..', 'shared', 'comfyui', 'start.sh');
+  if (process.env.BENCH_NO_REAL_COMFYUI === '1' || !existsSync(script)) return null;
+  const port = await freePort();
+  mkdirSync(base, { recursive: true });
+  const child = spawn(script, [String(port)], { env: { ...process.env, COMFYUI_BASE_DIR: base }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const ok = await fetch(`${url}/system_stats`).then((r) => r.ok, () => false);
+    if (ok) return { url, stop };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await stop();
+  return null;
+}
+
+/**
+ * VIDAX's cost per job over a direct ComfyUI client (issue 14): a 512×512 EmptyImage → SaveImage
+ * created, started and finished, the output downloaded and hashed. VIDAX: one POST /jobs with
+ * `"start": true` and `Prefer: wait=60`, answered 200 once the run completed (VIDAX downloaded and
+ * hashed the output into the run dir, durably). Direct: WebSocket + POST /prompt + history +
+ * GET /view to a file, then sha256 of it. Interleaved pairs on one ComfyUI.
+ */
+export const overhead: Bench = {
+  key: 'overhead',
+  describe: 'per-job cost of VIDAX (start:true + Prefer: wait) over a direct ComfyUI client, real ComfyUI when it starts',
+  async run(opts) {
+    const pairs = Number(process.env.BENCH_OVERHEAD_PAIRS ?? (opts.quick ? 6 : 30));
+    const warmup = opts.quick ? 2 : 4;
+    const ws = workspace('overhead');
+    const cleanups: (() => Promise<void> | void)[] = [() => ws.cleanup(), () => closeVidaxAgent()];
+    try {
+      let comfy = await startRealComfyUI(join(ws.dir, 'comfyui'));
+      const which = comfy ? 'real ComfyUI v0.3.64 (CPU), ../shared/comfyui' : 'the ComfyUI simulator (the real one could not start)';
+      if (!comfy) {
+        const sim = await startSimulator({ args: ['--cache-none'] });
+        comfy = { url: sim.url, stop: () => sim.stop() };
+      }
+      cleanups.unshift(() => comfy.stop());
+      opts.log(`  on ${which}`);
+      const runsDir = join(ws.dir, 'runs');
+      const vidax = await startVidaxOn(comfy.url, { runsDir, logFile: join(ws.dir, 'vidax.log') });
+      cleanups.unshift(() => vidax.stop());
+      const direct = await openDirectClient(comfy.url);
+      cleanups.unshift(() => direct.close());
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      cleanups.push(() => agent.destroy());
+      let n = 0;
+      const runVidax = async () => {
+        const body = JSON.stringify({ workflow: graph(n++ % 256, 'ovh'), start: true });
+        const t0 = performance.now();
+        const reply = await httpRequest(`${vidax.url}/jobs`, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json', prefer: 'wait=60' }), body, agent, timeoutMs: 70_000 });
+        const ms = performance.now() - t0;
+        const summary = JSON.parse(reply.body) as { run_status?: string };
+        if (reply.status !== 200 || summary.run_status !== 'completed') throw new Error(`POST /jobs start:true answered ${reply.status}: ${reply.body.slice(0, 300)}`);
+        return ms;
+      };
+      const runDirect = async () => {
+        const dir = join(ws.dir, 'direct', String(n));
+        mkdirSync(dir, { recursive: true });
+        const t0 = performance.now();
+        await direct.run(graph(n++ % 256, `direct/${n}`), dir);
+        for (const f of readdirSync(dir)) sha256(join(dir, f));
+        return performance.now() - t0;
+      };
+      for (let i = 0; i < warmup; i++) {
+        await runVidax();
+        await runDirect();
+      }
+      const v: number[] = [];
+      const d: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        if (i % 2 === 0) {
+          v.push(await runVidax());
+          d.push(await runDirect());
+        } else {
+          d.push(await runDirect());
+          v.push(await runVidax());
+        }
+        if ((i + 1) % 10 === 0 || opts.quick) opts.log(`  pair ${i + 1}/${pairs}: VIDAX ${r2(v[i] as number)} ms, direct ${r2(d[i] as number)} ms`);
+      }
+      const diff = v.map((t, i) => t - (d[i] as number));
+      const rows: Row[] = [
+        { target: 'VIDAX: POST /jobs {start:true} + Prefer: wait=60 → 200 completed', ...stats(v) },
+        { target: 'direct client: POST /prompt → output on disk, sha256', ...stats(d) },
+        { target: 'overhead (paired difference)', ...stats(diff) },
+      ];
+      const medDiff = median(diff);
+      return {
+        title: `Per-job overhead of VIDAX over a direct client, on ${comfy.url.includes('127.0.0.1') ? which : which}`,
+        settings: { pairs, warmup_pairs: warmup, workflow: '512×512 EmptyImage → SaveImage', comfyui: which },
+        rows,
+        checks: [check('median overhead (VIDAX − direct, paired)', medDiff, 'ms', '< 10 ms', medDiff < 10)],
+        notes: [
+          'VIDAX keeps its durability: job.json, manifest writes, workflow.json, the output and final.mp4 are fsynced before the 200',
+          'both sides use keep-alive HTTP; the direct client keeps one WebSocket open, as VIDAX does',
+        ],
+      };
+    } finally {
+      for (const c of cleanups) await c();
+    }
+  },
+};

@@ -1,0 +1,31 @@
+import { VidaxError } from '../errors.ts';
+import type { RunStore } from '../runs/store.ts';
+import { runSummary, type RunSummary } from '../runs/summary.ts';
+import type { Runner } from './runner.ts';
+import { finishedWithin } from './wait.ts';
+
+/**
+ * `"start": true` on POST /jobs: starts the run just created, in the same request, as
+ * POST /jobs/:id/start would (its errors too: a ComfyUI that cannot be made healthy is a 500 and
+ * the run stays queued; the error then carries `Location` so the client can find the run), then
+ * waits for its end when the client asked (`Prefer: wait=`).
+ */
+export async function startCreated(
+  deps: { runner: Pick<Runner, 'start' | 'waitFor'>; runs: Pick<RunStore, 'get' | 'paths'> },
+  id: string,
+  wait: number | null,
+  signal?: AbortSignal,
+): Promise<{ ended: RunSummary | null }> {
+  try {
+    await deps.runner.start(id);
+  } catch (err) {
+    if (!(err instanceof VidaxError)) throw err;
+    throw new VidaxError(err.code, err.status, `the run ${id} was created and stays queued, but it could not start: ${err.message}`, {
+      details: err.details,
+      headers: { ...err.headers, location: `/jobs/${id}` },
+      cause: err,
+    });
+  }
+  const ended = await finishedWithin(deps, id, wait, signal);
+  return { ended: ended ? runSummary(ended, deps.runs.paths(id).manifest) : null };
+}

@@ -8,7 +8,7 @@ import type { Bench } from './lib/bench.ts';
 import { openDirectClient } from './lib/comfyui-direct.ts';
 import { httpRequest } from './lib/http.ts';
 import { median, percentile } from './lib/load.ts';
-import { freePort, ROOT } from './lib/proc.ts';
+import { freePort } from './lib/proc.ts';
 import { check, type Row } from './lib/results.ts';
 import { authHeaders, workspace } from './lib/servers.ts';
 import { closeVidaxAgent, startVidaxOn } from './lib/vidax-runs.ts';
@@ -23,10 +23,13 @@ const graph = (color: number, prefix: string) => ({
   '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: prefix } },
 });
 
-/** The real ComfyUI of ../shared/comfyui (start.sh PORT), or null when it cannot start here. */
+/**
+ * A real ComfyUI from the start script `VIDAX_TEST_COMFYUI` names (run as `script PORT`, the
+ * contract suite's convention; CI points it at the sibling shared folder), or null.
+ */
 async function startRealComfyUI(base: string): Promise<{ url: string; stop: () => Promise<void> } | null> {
-  const script = join(ROOT, '..', 'shared', 'comfyui', 'start.sh');
-  if (process.env.BENCH_NO_REAL_COMFYUI === '1' || !existsSync(script)) return null;
+  const script = process.env.VIDAX_TEST_COMFYUI;
+  if (!script || !existsSync(script)) return null;
   const port = await freePort();
   mkdirSync(base, { recursive: true });
   const child = spawn(script, [String(port)], { env: { ...process.env, COMFYUI_BASE_DIR: base }, stdio: 'ignore' });
@@ -66,7 +69,7 @@ export const overhead: Bench = {
     const cleanups: (() => Promise<void> | void)[] = [() => ws.cleanup(), () => closeVidaxAgent()];
     try {
       let comfy = await startRealComfyUI(join(ws.dir, 'comfyui'));
-      const which = comfy ? 'real ComfyUI v0.3.64 (CPU), ../shared/comfyui' : 'the ComfyUI simulator (the real one could not start)';
+      const which = comfy ? 'a real ComfyUI (VIDAX_TEST_COMFYUI)' : 'the ComfyUI simulator (no real ComfyUI: set VIDAX_TEST_COMFYUI to its start script)';
       if (!comfy) {
         const sim = await startSimulator({ args: ['--cache-none'] });
         comfy = { url: sim.url, stop: () => sim.stop() };
@@ -122,7 +125,7 @@ export const overhead: Bench = {
       ];
       const medDiff = median(diff);
       return {
-        title: `Per-job overhead of VIDAX over a direct client, on ${comfy.url.includes('127.0.0.1') ? which : which}`,
+        title: `Per-job overhead of VIDAX over a direct client, on ${which}`,
         settings: { pairs, warmup_pairs: warmup, workflow: '512×512 EmptyImage → SaveImage', comfyui: which },
         rows,
         checks: [check('median overhead (VIDAX − direct, paired)', medDiff, 'ms', '< 10 ms', medDiff < 10)],

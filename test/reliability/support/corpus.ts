@@ -312,7 +312,35 @@ function webhooks(): Case[] {
   ];
 }
 
+/** Live runs (issue 14): list queries, event-stream resume ids, Prefer: wait, cancel of no run. */
+function liveRuns(): Case[] {
+  const get = (label: string, path: string, headers: Record<string, string> = {}): Case => ({
+    group: 'live runs', label, method: 'GET', path, headers: { 'x-api-key': KEY, ...headers },
+  });
+  const cursors = ['garbage', '%00%ff', 'eyJ2IjoxfQ', Buffer.from('{"v":1,"before":"../../etc/passwd"}').toString('base64url'),
+    Buffer.from('{"v":2,"before":"r_1767225600000_0000k3x9qa"}').toString('base64url'), 'A'.repeat(20_000), '{"before":"x"}'];
+  const limits = ['-1', '0', '1e9', '501', '1000000000000000000000', 'abc', '2.5', '', ' 5', '0x10'];
+  const seqs = ['abc', '-1', '1.5', '1e3', '9'.repeat(40), 'null', '0x1'];
+  const prefers = ['wait=abc', 'wait=-1', 'wait=1.5', 'wait=', 'wait', `wait=${'9'.repeat(5000)}x`, 'wait="soon"'];
+  const ids = ['r_1767225600000_0000k3x9qa', 'nope', '..%2F..%2Fetc%2Fpasswd', `r_${'9'.repeat(300)}`, '%00'];
+  return [
+    ...cursors.map((c) => get(`GET /jobs cursor ${c.slice(0, 30)}`, `/jobs?cursor=${encodeURIComponent(c)}`)),
+    ...limits.map((l) => get(`GET /jobs limit=${l}`, `/jobs?limit=${encodeURIComponent(l)}`)),
+    get('GET /jobs status=done', '/jobs?status=done'),
+    get('GET /jobs one good and one bad parameter', '/jobs?status=queued&limit=bogus'),
+    ...seqs.map((q) => get(`events Last-Event-ID ${q.slice(0, 20)}`, `/jobs/${RUN}/events`, { 'last-event-id': q })),
+    ...[...seqs, '١٢'].map((q) => get(`events ?after=${q.slice(0, 20)}`, `/jobs/${RUN}/events?after=${encodeURIComponent(q)}`)),
+    ...ids.map((id) => get(`events of no run ${id.slice(0, 30)}`, `/jobs/${id}/events`)),
+    ...prefers.map((p): Case => ({ group: 'live runs', label: `start with Prefer ${p.slice(0, 30)}`, method: 'POST', path: `/jobs/${RUN}/start`, headers: { 'x-api-key': KEY, prefer: p } })),
+    ...prefers.map((p) => jobCase('live runs', `create+start with Prefer ${p.slice(0, 30)}`, JSON.stringify({ ...baseJob(), start: true }), { ...JSON_KEY, prefer: p })),
+    jobCase('live runs', 'huge Prefer with an invalid job', JSON.stringify({ ...baseJob(), start: 'yes' }), { ...JSON_KEY, prefer: 'wait=999999999999' }),
+    ...ids.map((id): Case => ({ group: 'live runs', label: `cancel of no run ${id.slice(0, 30)}`, method: 'POST', path: `/jobs/${id}/cancel`, headers: { 'x-api-key': KEY } })),
+    { group: 'live runs', label: 'cancel without a key', method: 'POST', path: `/jobs/${RUN}/cancel` },
+    { group: 'live runs', label: 'events without a key', method: 'GET', path: `/jobs/${RUN}/events` },
+  ];
+}
+
 /** The corpus proper (every case through the VIDAX handlers). */
 export function corpus(maxBodyBytes: number): Case[] {
-  return [...malformed(), ...wrongTypes(), ...deepAndHuge(), ...overLimit(maxBodyBytes), ...unicode(), ...contentTypes(), ...traversal(), ...wrongMethods(), ...keys(), ...webhooks()];
+  return [...malformed(), ...wrongTypes(), ...deepAndHuge(), ...overLimit(maxBodyBytes), ...unicode(), ...contentTypes(), ...traversal(), ...wrongMethods(), ...keys(), ...webhooks(), ...liveRuns()];
 }

@@ -1,4 +1,4 @@
-import { VidaxError } from '../errors.ts';
+import { ERRORS, type ErrorCode, VidaxError, vidaxError } from '../errors.ts';
 import type { RunStore } from '../runs/store.ts';
 import { runSummary, type RunSummary } from '../runs/summary.ts';
 import type { Runner } from './runner.ts';
@@ -19,8 +19,8 @@ export async function startCreated(
   try {
     await deps.runner.start(id);
   } catch (err) {
-    if (!(err instanceof VidaxError)) throw err;
-    throw new VidaxError(err.code, err.status, `the run ${id} was created and stays queued, but it could not start: ${err.message}`, {
+    if (!(err instanceof VidaxError) || !(err.code in ERRORS)) throw err;
+    throw vidaxError(err.code as ErrorCode, `the run ${id} was created and stays queued, but it could not start: ${err.message}`, {
       details: err.details,
       headers: { ...err.headers, location: `/jobs/${id}` },
       cause: err,

@@ -55,6 +55,7 @@ export const ERRORS = {
   COMFYUI_PROMPT_LOST: { status: 500, scope: 'run', meaning: "the prompt is neither in ComfyUI's queue nor in its history" },
   COMFYUI_DOWNLOAD_FAILED: { status: 500, scope: 'run', meaning: 'an output file could not be downloaded from ComfyUI' },
   // Run phases.
+  STORAGE_ERROR: { status: 500, scope: 'run', meaning: 'VIDAX could not write a run file (disk full, read-only, out of descriptors): local, not ComfyUI; `details.errno`' },
   PREPARE_FAILED: { status: 500, scope: 'run', meaning: '`workflow.json` could not be written' },
   INPUT_FETCH_FAILED: { status: 500, scope: 'run', meaning: 'a URL input could not be fetched: refused by the outbound guard, HTTP error, too large, timeout (`details: {input, reason}`)' },
   INPUT_UPLOAD_FAILED: { status: 500, scope: 'run', meaning: 'ComfyUI refused the upload of an input a param names (`details: {input}`)' },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { VidaxError, vidaxError } from '../errors.ts';
 import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
 import { Agent, type Dispatcher, FormData, fetch, request } from 'undici';
@@ -55,6 +56,9 @@ export interface ComfyUIClientOptions {
 export const mintPromptId = (): string => randomUUID();
 
 type Reply = Dispatcher.ResponseData;
+
+/** Errors of writing locally (never ComfyUI's doing). */
+const LOCAL_FS_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE', 'EIO', 'EACCES', 'EPERM', 'ENAMETOOLONG']);
 
 /** Reads a reply body as text, refusing more than `max` bytes (the rest is not read). */
 async function cappedText(reply: Reply, what: string, max: number): Promise<string> {
@@ -130,6 +134,7 @@ export function createComfyUIClient({
       return await use(reply);
     } catch (err) {
       if (opts.signal?.aborted && !deadline.aborted) throw err; // the caller cancelled
+      if (err instanceof VidaxError && !(err instanceof ComfyUIError)) throw err; // e.g. STORAGE_ERROR: ours, not ComfyUI's
       throw toComfyUIError(err, what, base, deadline.aborted);
     } finally {
       await reply?.body.dump().catch(() => {});
@@ -255,7 +260,16 @@ export function createComfyUIClient({
       const timeoutMs = opts.timeoutMs ?? requestTimeoutMs * 10;
       return call('GET /view', `/view?${query}`, {}, { ...opts, timeoutMs }, async (reply) => {
         if (reply.statusCode !== 200) throw await httpError(`GET /view (${file.filename})`, reply);
-        return download(reply.body, destPath);
+        try {
+          return await download(reply.body, destPath);
+        } catch (err) {
+          // The local disk (full, read-only, out of descriptors) is not ComfyUI being unreachable.
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code && LOCAL_FS_CODES.has(code)) {
+            throw vidaxError('STORAGE_ERROR', `writing ${file.filename} into the run directory failed: ${code}`, { details: { errno: code }, cause: err });
+          }
+          throw err;
+        }
       });
     },
 

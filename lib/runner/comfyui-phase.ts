@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComfyUIClient } from '../comfyui/client.ts';
 import { isComfyUIError } from '../comfyui/errors.ts';
-import { type RunError, runError } from '../errors.ts';
+import { type RunError, runError, VidaxError } from '../errors.ts';
 import type { ComfyUIEvent, EventStream } from '../comfyui/events.ts';
 import type { HistoryEntry } from '../comfyui/types.ts';
 import { awaitPrompt, Hint, type PromptOutcome } from './await-prompt.ts';
@@ -170,7 +170,7 @@ async function downloadOutputs(io: ComfyUIPhaseIO, entry: HistoryEntry, outputsD
       artifacts.push({ path, bytes: got.bytes, sha256: got.sha256, phase: 'comfyui', ...(out.original ? { original_name: out.original } : {}) });
       io.event('comfyui.output_downloaded', { node: out.node, path, bytes: got.bytes });
     } catch (err) {
-      const code = isComfyUIError(err) ? err.code : 'COMFYUI_DOWNLOAD_FAILED';
+      const code = isComfyUIError(err) ? err.code : err instanceof VidaxError && err.code === 'STORAGE_ERROR' ? 'STORAGE_ERROR' : 'COMFYUI_DOWNLOAD_FAILED';
       return { ok: false, stopped: false, error: runError(code, `downloading ${out.file.filename} failed: ${(err as Error).message}`) };
     }
   }

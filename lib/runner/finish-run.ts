@@ -6,6 +6,7 @@ import { cancelledError, isCancelled } from './cancel.ts';
 import type { ComfyUIPhaseResult } from './comfyui-phase.ts';
 import { isMp4, writeFinal } from './encode.ts';
 import { beginPhase, endPhase } from './phases.ts';
+import type { TerminalWriter } from './terminal.ts';
 
 /**
  * A finished prompt's progress: the last one seen, at its max (ComfyUI sends no last step of a
@@ -21,6 +22,8 @@ export interface RunSteps {
   runs: Pick<RunStore, 'update' | 'paths'>;
   event(id: string, type: string, fields?: Record<string, unknown>): Promise<unknown>;
   fail(id: string, phase: PhaseName, error: RunError): Promise<void>;
+  /** Ends the run: its terminal event once, then the manifest write, retried until they land. */
+  end: TerminalWriter['end'];
   /** The run's signal: aborted with CANCEL_REASON by a cancel (media phases stop on it too). */
   signal?: AbortSignal;
 }
@@ -92,13 +95,12 @@ export async function finishRun(steps: RunSteps, id: string, job: Job, result: C
  * manifest write with what the last phases recorded and the end of the run.
  */
 export async function completeRun(
-  steps: Pick<RunSteps, 'runs' | 'event'>,
+  steps: Pick<RunSteps, 'end'>,
   id: string,
   exit: 'success' | 'partial',
   record: (m: Manifest) => void,
 ): Promise<void> {
-  await steps.event(id, 'run.completed', { exit_status: exit });
-  await steps.runs.update(id, (m) => {
+  await steps.end(id, { type: 'run.completed', fields: { exit_status: exit } }, (m) => {
     record(m);
     m.run_status = 'completed';
     m.exit_status = exit;

@@ -1,4 +1,5 @@
 import { writeFileAtomic } from '../files/atomic-file.ts';
+import { createTerminalWriter } from './terminal.ts';
 import type { ComfyUIClient } from '../comfyui/client.ts';
 import { mintPromptId } from '../comfyui/client.ts';
 import { isComfyUIError } from '../comfyui/errors.ts';
@@ -74,14 +75,16 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   });
 
+  /** The one way a run ends: its terminal event once, then its manifest, each retried until it lands. */
+  const terminal = createTerminalWriter(runs, log);
+
   /** Fails the run; its events land first, so a reader who sees the manifest end finds them. */
   async function fail(id: string, phase: PhaseName, error: RunError): Promise<void> {
     void event(id, 'phase.failed', { phase, code: error.code, message: error.message });
-    await event(id, 'run.failed', { code: error.code });
-    await runs.update(id, (m) => failRun(m, phase, error));
+    await terminal.end(id, { type: 'run.failed', fields: { code: error.code } }, (m) => failRun(m, phase, error));
   }
 
-  const steps: RunSteps = { runs, event, fail };
+  const steps: RunSteps = { runs, event, fail, end: terminal.end };
 
   /** What both paths need once a run is running: its job, deadline budget, files and phase I/O. */
   async function runScope(id: string, abort: AbortController, promptId: string) {
@@ -366,6 +369,7 @@ export function createRunner(deps: RunnerDeps): Runner {
 
     async close() {
       closed = true;
+      terminal.stop(); // a run end still retrying stays `running` for the next start's recovery
       await Promise.all([...waiting].map((id) => unshowWait(runs, id).catch(() => {})));
       for (const { abort } of inflight.values()) abort.abort({ kind: 'stopped' });
       await Promise.allSettled([...inflight.values()].map((r) => r.promise));

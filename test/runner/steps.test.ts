@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createTerminalWriter } from '../../lib/runner/terminal.ts';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { RunError } from '../../lib/errors.ts';
@@ -77,6 +78,7 @@ describe('finishRun', () => {
       fail: async (rid, phase, error) => {
         failed.push([rid, phase, error]);
       },
+      end: createTerminalWriter(runs, createMemoryLogger()).end,
     };
     return { runs, id, steps, failed };
   }

@@ -150,6 +150,11 @@ export async function finishPrompt(
     io.event('comfyui.interrupted_by_vidax', { reason: outcome.kind === 'timeout' ? 'timeout' : 'cancelled' });
   }
   if (outcome.kind === 'stopped') return { ok: false, stopped: true };
+  if (outcome.kind === 'crashed' || outcome.kind === 'protocol') {
+    // VIDAX gives up on this prompt: if a ComfyUI still holds it, nothing may run without an owner.
+    await io.comfyui.interrupt(opts.promptId, { timeoutMs: 2000 }).catch(() => {});
+    await io.comfyui.deleteQueued([opts.promptId], { timeoutMs: 2000 }).catch(() => {});
+  }
   if (outcome.kind !== 'finished') return { ok: false, stopped: false, error: outcomeError(outcome, opts.timeoutS) };
   return downloadOutputs(io, outcome.entry, opts.outputsDir, opts.workdir);
 }

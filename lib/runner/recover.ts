@@ -2,25 +2,29 @@ import type { ComfyUIClient } from '../comfyui/client.ts';
 import type { Manifest } from '../runs/manifest.ts';
 
 /**
- * For a run a previous VIDAX left `running`: is its prompt still in ComfyUI's history or
- * queue (re-attach), and if not, why (fail COMFYUI_PROMPT_LOST)?
+ * What ComfyUI says of a run's prompt: `found` (in its history or queue: re-attach), `absent`
+ * (ComfyUI answered, without it), or `unknown` (ComfyUI did not answer: unreachable, hanging,
+ * garbage). Only `absent` can make a prompt lost; `unknown` means "look again later".
  */
+export type PromptProbe =
+  | { state: 'found'; promptId: string }
+  | { state: 'absent'; promptId: string | null; why: string }
+  | { state: 'unknown'; promptId: string; why: string };
+
 export async function probePrompt(
   comfyui: Pick<ComfyUIClient, 'history' | 'queue'>,
   m: Manifest,
-): Promise<{ promptId: string | null; found: boolean; why: string }> {
+  timeoutMs?: number,
+): Promise<PromptProbe> {
   const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
-  if (!promptId) return { promptId, found: false, why: 'VIDAX stopped before the prompt was submitted' };
+  if (!promptId) return { state: 'absent', promptId, why: 'VIDAX stopped before the prompt was submitted' };
+  const opts = timeoutMs === undefined ? {} : { timeoutMs };
   try {
-    if ((await comfyui.history(promptId)) !== null) return { promptId, found: true, why: '' };
-    const q = await comfyui.queue();
-    const found = [...q.running, ...q.pending].some((item) => item.prompt_id === promptId);
-    return { promptId, found, why: "the prompt is neither in ComfyUI's queue nor in its history" };
+    if ((await comfyui.history(promptId, opts)) !== null) return { state: 'found', promptId };
+    const q = await comfyui.queue(opts);
+    if ([...q.running, ...q.pending].some((item) => item.prompt_id === promptId)) return { state: 'found', promptId };
+    return { state: 'absent', promptId, why: "the prompt is neither in ComfyUI's queue nor in its history" };
   } catch (err) {
-    return {
-      promptId,
-      found: false,
-      why: `ComfyUI is unreachable (${(err as Error).message}); a restarted ComfyUI has lost its queue and history`,
-    };
+    return { state: 'unknown', promptId, why: `ComfyUI did not answer (${(err as Error).message})` };
   }
 }

@@ -34,6 +34,10 @@ export interface RunnerDeps {
   eventsReadyMs?: number;
   /** At recovery, how long to wait before a second look for a prompt that was not found. */
   recoverGraceMs?: number;
+  /** How long a recovery probe waits for ComfyUI before the run counts as "not known yet" (default 5000). */
+  recoverProbeTimeoutMs?: number;
+  /** First delay before a "not known yet" run is probed again (doubling to 60 s; default 1000). */
+  recoverRetryMs?: number;
   /** URL inputs: the outbound guard and the per-file cap (without it, URL inputs fail prepare). */
   inputs?: { guard: Pick<UrlGuard, 'download'>; maxFileBytes: number };
 }
@@ -45,8 +49,12 @@ export interface Runner {
   cancel(runId: string): Promise<CancelOutcome>;
   /** Resolves when the run's work here settles, after `ms`, or when `signal` aborts, whichever is first. */
   waitFor(runId: string, ms: number, signal?: AbortSignal): Promise<void>;
-  /** At start-up: re-attach runs a previous process left running, or fail them. */
-  recover(): Promise<{ reattached: string[]; failed: string[] }>;
+  /**
+   * At start-up: re-attach runs a previous process left running whose prompt ComfyUI has, fail
+   * those ComfyUI answers without, and look again later (in the background) at those it could
+   * not be asked about (`deferred`).
+   */
+  recover(): Promise<{ reattached: string[]; failed: string[]; deferred?: string[] }>;
   /** Resolves once no run is in flight (tests). */
   settled(): Promise<void>;
   /** Stops waiting on ComfyUI; runs in flight stay `running` for the next start to recover. */
@@ -223,6 +231,46 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (cancelRequested.has(id)) abort.abort(CANCEL_REASON);
   }
 
+  /** Probes at recovery wait at most this long for ComfyUI (a hanging one is "not known yet"). */
+  const probeTimeoutMs = deps.recoverProbeTimeoutMs ?? 5000;
+
+  /** Stops a prompt VIDAX gives up on: interrupted if it runs, dropped if it waits (best effort, bounded). */
+  async function dropPrompt(promptId: string): Promise<void> {
+    await comfyui.interrupt(promptId, { timeoutMs: probeTimeoutMs }).catch(() => {});
+    await comfyui.deleteQueued([promptId], { timeoutMs: probeTimeoutMs }).catch(() => {});
+  }
+
+  function failLost(m: Manifest, promptId: string | null, why: string): Promise<void> {
+    const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';
+    return fail(m.run_id, phase, runError('COMFYUI_PROMPT_LOST', why, { prompt_id: promptId }));
+  }
+
+  /**
+   * A run whose prompt ComfyUI could not be asked about at recovery: looked at again with
+   * back-off (1 s doubling to 60 s) until ComfyUI answers. Found: re-attached. Absent twice,
+   * 1.5 s apart: COMFYUI_PROMPT_LOST. A cancel fails it CANCELLED (its prompt dropped); a stop
+   * leaves it running for the next start.
+   */
+  async function recoverLater(m: Manifest, promptId: string, abort: AbortController): Promise<void> {
+    let absent = 0;
+    for (let delay = deps.recoverRetryMs ?? 1000; ; delay = Math.min(delay * 2, 60_000)) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, absent > 0 ? (deps.recoverGraceMs ?? 1500) : delay);
+        abort.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+      if (isCancelled(abort.signal)) {
+        await dropPrompt(promptId);
+        return fail(m.run_id, 'comfyui', cancelledError('comfyui'));
+      }
+      if (abort.signal.aborted) return; // stopping (or ComfyUI crashed): stays running for recovery
+      const probe = await probePrompt(comfyui, m, probeTimeoutMs);
+      if (probe.state === 'found') return reattachedRun(m.run_id, abort, promptId);
+      if (probe.state === 'absent') {
+        if (++absent >= 2) return failLost(m, promptId, probe.why);
+      } else absent = 0;
+    }
+  }
+
   return {
     async start(id) {
       if (closed) throw vidaxError('shutting_down', 'VIDAX is shutting down');
@@ -322,45 +370,49 @@ export function createRunner(deps: RunnerDeps): Runner {
     async recover() {
       const reattached: string[] = [];
       const failed: string[] = [];
-      const missing: { m: Manifest; promptId: string | null; why: string }[] = [];
+      const deferred: string[] = [];
       const reattach = (id: string, promptId: string) => {
         reattached.push(id);
         launchWork(id, (abort) => reattachedRun(id, abort, promptId));
       };
+      const candidates: Manifest[] = [];
       for (const id of await runs.listActive('running')) {
         const m = await runs.get(id).catch(() => null);
         if (m?.run_status !== 'running' || inflight.has(id)) continue;
         if (m.cancel_requested_at) {
           // A cancel accepted before the restart: stop its prompt (if any) and fail the run.
           const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
-          if (promptId) {
-            await comfyui.interrupt(promptId).catch(() => {});
-            await comfyui.deleteQueued([promptId]).catch(() => {});
-          }
+          if (promptId) await dropPrompt(promptId);
           const phase = cutPhase(m);
           void event(id, 'run.cancel_recovered', { prompt_id: promptId });
           failed.push(id);
           await fail(id, phase, cancelledError(phase));
           continue;
         }
-        const probe = await probePrompt(comfyui, m);
-        if (probe.found && probe.promptId) reattach(id, probe.promptId);
-        else missing.push({ m, ...probe });
+        candidates.push(m);
       }
+      // All runs are probed at once (a hanging ComfyUI costs one probe timeout, not one per run).
+      let probes = await Promise.all(candidates.map(async (m) => ({ m, probe: await probePrompt(comfyui, m, probeTimeoutMs) })));
       // A submit cut short by the kill can still land in ComfyUI a moment later: look once more.
-      if (missing.some((x) => x.promptId)) await new Promise((r) => setTimeout(r, deps.recoverGraceMs ?? 1500));
-      for (const { m, promptId, why } of missing) {
-        const again = promptId ? await probePrompt(comfyui, m) : null;
-        if (again?.found && promptId) {
-          reattach(m.run_id, promptId);
-          continue;
-        }
-        failed.push(m.run_id);
-        const phase: PhaseName = m.phases.comfyui.status === 'completed' ? 'encode' : promptId ? 'comfyui' : 'prepare';
-        await fail(m.run_id, phase, runError('COMFYUI_PROMPT_LOST', again?.why ?? why, { prompt_id: promptId }));
+      if (probes.some(({ probe }) => probe.state === 'absent' && probe.promptId)) {
+        await new Promise((r) => setTimeout(r, deps.recoverGraceMs ?? 1500));
+        probes = await Promise.all(
+          probes.map(async (x) => (x.probe.state === 'absent' && x.probe.promptId ? { m: x.m, probe: await probePrompt(comfyui, x.m, probeTimeoutMs) } : x)),
+        );
       }
-      if (reattached.length + failed.length > 0) log.info('recovered runs', { reattached, failed });
-      return { reattached, failed };
+      for (const { m, probe } of probes) {
+        if (probe.state === 'found') reattach(m.run_id, probe.promptId);
+        else if (probe.state === 'unknown') {
+          // Not known yet: the run stays running and is looked at again later, in the background.
+          deferred.push(m.run_id);
+          launchWork(m.run_id, (abort) => recoverLater(m, probe.promptId, abort));
+        } else {
+          failed.push(m.run_id);
+          await failLost(m, probe.promptId, probe.why);
+        }
+      }
+      if (reattached.length + failed.length + deferred.length > 0) log.info('recovered runs', { reattached, failed, deferred });
+      return { reattached, failed, ...(deferred.length > 0 ? { deferred } : {}) };
     },
 
     async settled() {

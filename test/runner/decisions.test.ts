@@ -389,13 +389,35 @@ describe('recovery (fakes, mock timers)', () => {
     assert.equal(t.manifest(id).error?.code, 'COMFYUI_PROMPT_LOST');
   });
 
-  it('ComfyUI unreachable at recovery: the run fails COMFYUI_PROMPT_LOST saying so', async () => {
+  it('ComfyUI unreachable at recovery: the run stays running ("not known yet") and is re-attached once ComfyUI answers with it', async () => {
     const t = setup();
     const id = leftRunning(t, 'p-x');
+    t.comfyui.adopt('p-x', 'pending');
     t.comfyui.unreachable = true;
-    const pending = t.runner.recover();
-    await advance(1600);
-    assert.deepEqual(await pending, { reattached: [], failed: [id] });
-    assert.match(t.manifest(id).error?.message ?? '', /unreachable/);
+    assert.deepEqual(await t.runner.recover(), { reattached: [], failed: [], deferred: [id] });
+    await advance(20_000);
+    assert.equal(t.manifest(id).run_status, 'running', 'never failed while ComfyUI does not answer');
+    assert.equal(t.manifest(id).error, null);
+    t.comfyui.unreachable = false;
+    await advance(40_000); // the next look (back-off at most 60 s)
+    assert.ok(t.runs.eventTypes(id).includes('run.reattached'));
+    t.comfyui.succeed('p-x');
+    await advance(1000);
+    await ended(t.runner);
+    assert.deepEqual([t.manifest(id).run_status, t.manifest(id).error], ['completed', null]);
+    assert.equal(t.comfyui.count('submit'), 0);
+  });
+
+  it('a deferred run is called lost only when ComfyUI answers without its prompt (twice)', async () => {
+    const t = setup();
+    const id = leftRunning(t, 'p-gone');
+    t.comfyui.unreachable = true;
+    await t.runner.recover();
+    await advance(10_000);
+    assert.equal(t.manifest(id).run_status, 'running');
+    t.comfyui.unreachable = false; // it answers now, without the prompt
+    await advance(60_000);
+    await ended(t.runner);
+    assert.equal(t.manifest(id).error?.code, 'COMFYUI_PROMPT_LOST');
   });
 });

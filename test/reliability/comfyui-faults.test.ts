@@ -126,6 +126,40 @@ describe('ComfyUI faults', { timeout: 180_000 }, () => {
     }
   });
 
+  it('restart while ComfyUI hangs: the run is "not known yet" (stays running), then re-attached and completed once ComfyUI answers', async () => {
+    const sim = await startSimulator();
+    const proxy = await startHangProxy(sim.port);
+    const comfyui = { url: proxy.url, autoStart: false, healthTimeoutMs: 500, requestTimeoutMs: 1000 };
+    const first = await startVidaxWithSim({ comfyui });
+    const runsDir = first.config.runsDir;
+    let second: Awaited<ReturnType<typeof startVidaxWithSim>> | undefined;
+    try {
+      const id = await first.createRun({ workflow: slow(120, 50) });
+      assert.equal((await first.start(id)).status, 202);
+      await until('the prompt to run in ComfyUI', async () => (await first.comfyuiHealth()).queue?.running === 1, 20_000);
+      await first.close(); // the run stays running for the next start
+      proxy.hang();
+      const t0 = Date.now();
+      second = await startVidaxWithSim({ runsDir, comfyui });
+      const vx = second;
+      await until('recovery to defer the run', () => vx.log.lines.some((l) => l.msg === 'recovered runs'), 20_000);
+      const recovered = vx.log.lines.find((l) => l.msg === 'recovered runs') as { deferred?: string[]; failed?: string[] };
+      console.log(`hanging ComfyUI at restart: recovery decided in ${Date.now() - t0} ms: ${JSON.stringify(recovered)}`);
+      assert.deepEqual(recovered.deferred, [id]);
+      assert.deepEqual(recovered.failed, []);
+      assert.equal((await vx.get(id)).body.run_status, 'running');
+      proxy.resume();
+      const end = await vx.waitEnd(id, 60_000);
+      assert.equal(end.exit_status, 'success', JSON.stringify(end.error));
+      assert.ok((await types(vx, id)).includes('run.reattached'));
+    } finally {
+      if (second) await done(second);
+      else await first.close();
+      await proxy.close();
+      await sim.stop();
+    }
+  });
+
   it('silent WebSocket: runs still complete through history polling', async () => {
     const vx = await startVidaxWithSim({ simArgs: ['--silent-ws'] });
     try {

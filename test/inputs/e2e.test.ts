@@ -96,6 +96,24 @@ describe('inputs through prepare into ComfyUI (managed simulator)', () => {
     assert.match(described, /"frames":8,"fps":8,"width":128,"height":128,"audio_bytes":4044/, 'the image was scaled, repeated, and the WAV went in');
   });
 
+  it('workflow-lipsync-standin: an uploaded video goes through LoadVideo → GetVideoComponents with the WAV into a new mp4', async () => {
+    const standin = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/comfyui/workflows/workflow-lipsync-standin.json'), 'utf8'));
+    // A video as the simulator itself writes them: an mp4 box carrying its frame count, rate and size.
+    const clip = Buffer.concat([Buffer.from('0000001c6674797069736f6d', 'hex'), Buffer.from('{"frames":5,"fps":10,"width":16,"height":12}')]);
+    const form = new FormData();
+    form.append('job', JSON.stringify({ workflow: standin, params: [{ node: '1', input: 'file', input_file: 'face' }, { node: '3', input: 'audio', input_file: 'voice' }] }));
+    form.append('face', new Blob([new Uint8Array(clip)], { type: 'video/mp4' }), 'face.mp4');
+    form.append('voice', new Blob([new Uint8Array(WAV)], { type: 'audio/wav' }), 'voice.wav');
+    const id = await post(form);
+    await vx.start(id);
+    const end = await vx.waitEnd(id);
+    assert.equal(end.run_status, 'completed', JSON.stringify(end.error));
+    const m = await vx.manifest(id);
+    assert.equal(JSON.parse(readFileSync(join(m.workdir, 'workflow.json'), 'utf8'))['1'].inputs.file, `vidax/${id}/face.mp4`);
+    const mp4 = m.artifacts.find((a: { path: string; phase: string }) => a.phase === 'comfyui' && a.path.endsWith('.mp4'));
+    assert.match(readFileSync(join(m.workdir, mp4.path), 'latin1'), /"frames":5,"fps":10,"width":16,"height":12,"audio_bytes":4044/);
+  });
+
   it('a URL input is fetched at prepare through the guard, hashed and listed with source url', async () => {
     const id = await post(JSON.stringify({
       workflow: video(), params,

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { SimOptions } from './args.ts';
 import type { Hub } from './hub.ts';
 import { type NodeContext, NodeError, nodeDef } from './nodes.ts';
+import { executionOrder } from './order.ts';
 import type { HistoryStatus, QueueItem } from './queue.ts';
 import type { Graph } from './validate.ts';
 
@@ -93,13 +94,7 @@ export class Executor {
     const cachedIds = Object.keys(prompt).filter((id) => this.cache.has(sigs.get(id)!));
     add('execution_cached', { nodes: cachedIds, prompt_id: promptId }, false);
 
-    const order: string[] = [];
-    const visit = (id: string) => {
-      if (order.includes(id)) return;
-      for (const v of Object.values(prompt[id]?.inputs ?? {})) if (isLink(v) && !this.cache.has(sigs.get(v[0])!)) visit(v[0]);
-      order.push(id);
-    };
-    toExecute.forEach(visit);
+    const order = executionOrder(prompt, toExecute, (id) => this.cache.has(sigs.get(id)!), (id) => nodeDef(prompt[id]?.class_type)?.info.output_node === true);
 
     const states = new Map<string, { value: number; max: number; state: string }>();
     const sendState = () => {

@@ -324,7 +324,7 @@ export function contractSuite(make: () => Promise<Target>) {
 }
 
 /** A mono 16-bit PCM WAV of `seconds` of a 440 Hz tone. */
-function wav(seconds: number, rate: number): Buffer {
+export function wav(seconds: number, rate: number): Buffer {
   const n = seconds * rate;
   const b = Buffer.alloc(44 + n * 2);
   b.write('RIFF', 0, 'latin1');

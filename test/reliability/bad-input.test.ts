@@ -324,7 +324,7 @@ describe('bad input: uploads, URL inputs and artifact paths against the real pro
     parent = tempDir('vidax-hostile-io-');
     comfyPort = await freePort();
     vx = await startVidaxProc(parent, {
-      comfyui: { url: `http://127.0.0.1:${comfyPort}`, command: simulatorCommand(comfyPort), startTimeoutMs: 20_000 },
+      comfyui: { url: `http://127.0.0.1:${comfyPort}`, command: simulatorCommand(comfyPort), startTimeoutMs: 20_000, stopOnExit: true },
       // literal addresses listed on purpose: the range check, not the allow-list, must refuse them
       inputs: { urlAllow: ['localhost', '127.0.0.1', '::1', '169.254.169.254', '10.1.2.3', '192.168.1.1', '100.64.0.1', 'fd00::1', '::ffff:169.254.169.254'] },
     });

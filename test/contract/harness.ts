@@ -133,7 +133,8 @@ export class Vidax {
     this.proc = null;
     let pid = 0;
     try {
-      pid = Number(readFileSync(join(this.base, 'comfyui.log.pid'), 'utf8').trim());
+      // First line: the pid (then its start time).
+      pid = Number(readFileSync(join(this.base, 'comfyui.log.pid'), 'utf8').split('\n')[0]);
     } catch {}
     if (this.target.managed && pid > 0 && isAlive(pid)) {
       process.kill(pid, 'SIGTERM');

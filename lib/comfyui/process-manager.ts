@@ -61,11 +61,37 @@ export interface ProcessManagerOptions {
   restartResetMs?: number;
 }
 
+/** What happens to a managed ComfyUI, as the manager sees it. */
+export type ManagerEvent = 'spawned' | 'answered' | 'killed_unready' | 'exited' | 'start_failed' | 'stopped';
+
+/**
+ * The manager's states (`idle` until the first start or adoption) and what moves them: each
+ * event names the states it applies in and the state it leads to; in any other state it changes
+ * nothing. `GET /comfyui/health` reports the state (lib/comfyui/health.ts).
+ */
+export const PHASE_TRANSITIONS: Readonly<Record<ManagerEvent, { from: readonly ManagerPhase[] | 'any'; to: ManagerPhase }>> = {
+  spawned: { from: 'any', to: 'starting' }, // start(): a child of ours is launched
+  answered: { from: 'any', to: 'ready' }, // ours answered, or one already running was adopted
+  killed_unready: { from: 'any', to: 'stopped' }, // ours did not become ready in time and was killed
+  exited: { from: 'any', to: 'crashed' }, // ours exited without being asked to
+  start_failed: { from: ['starting'], to: 'crashed' }, // a start that threw while still starting
+  stopped: { from: 'any', to: 'stopped' }, // stop(): ours was terminated on purpose
+};
+
+/** The state after `event` in `phase` (PHASE_TRANSITIONS). */
+export function nextPhase(phase: ManagerPhase, event: ManagerEvent): ManagerPhase {
+  const t = PHASE_TRANSITIONS[event];
+  return t.from === 'any' || t.from.includes(phase) ? t.to : phase;
+}
+
 export function createProcessManager({ config, client, log, graceMs = 5_000, pollMs = 200, restartResetMs = 3_600_000 }: ProcessManagerOptions): ProcessManager {
   const url = client.url;
   const crashListeners = new Set<(info: CrashInfo) => void>();
   let child: ManagedChild | null = null;
   let phase: ManagerPhase = 'idle';
+  const on = (event: ManagerEvent) => {
+    phase = nextPhase(phase, event);
+  };
   let inflight: Promise<Ensured> | null = null;
   let restarts = 0;
   let readySince = 0;
@@ -91,7 +117,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
       const left = deadline - Date.now();
       if (left > 0 && (await probe(Math.max(50, Math.min(config.healthTimeoutMs, left)))) === null) {
         c.wasReady = true;
-        phase = 'ready';
+        on('answered');
         readySince = Date.now();
         log.info('comfyui ready', { url, pid: c.pid });
         return { url, managed: true, pid: c.pid };
@@ -102,7 +128,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
         if (kill) {
           log.error('comfyui did not become ready; killing it', details);
           await c.terminate();
-          phase = 'stopped';
+          on('killed_unready');
         }
         throw new ComfyUIError('COMFYUI_TIMEOUT', `ComfyUI did not become ready within ${config.startTimeoutMs} ms`, { details });
       }
@@ -117,7 +143,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
       log.info('comfyui stopped', { pid: c.pid, exit_code: exit.code, signal: exit.signal });
       return;
     }
-    phase = 'crashed';
+    on('exited');
     if (!c.wasReady) return; // a failed start: its caller gets COMFYUI_START_FAILED
     if (readySince && Date.now() - readySince >= restartResetMs) restarts = 0;
     const restarting = scheduleRestart();
@@ -158,7 +184,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
   async function start(): Promise<Ensured> {
     if (restartTimer) clearTimeout(restartTimer);
     restartTimer = null;
-    phase = 'starting';
+    on('spawned');
     released = false;
     const c = spawnManaged({ ...config, graceMs });
     child = c;
@@ -167,7 +193,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     try {
       return await waitReady(c, Date.now() + config.startTimeoutMs, true);
     } catch (err) {
-      if (phase === 'starting') phase = 'crashed';
+      on('start_failed');
       throw err;
     }
   }
@@ -190,13 +216,13 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
       if (alive(child)) {
         if (!child.wasReady) {
           child.wasReady = true; // a re-adopted one: from now on its exit is a crash
-          phase = 'ready';
+          on('answered');
           readySince = Date.now();
         }
         return { url, managed: true, pid: child.pid };
       }
       if (phase !== 'ready') log.info('comfyui already running; adopting it', { url });
-      phase = 'ready';
+      on('answered');
       return { url, managed: false, pid: recordedPid(config.logFile) };
     }
     // Our own process is up but not answering (busy or hung): wait for it, never kill it here.
@@ -217,7 +243,7 @@ export function createProcessManager({ config, client, log, graceMs = 5_000, pol
     if (alive(c)) {
       log.info('stopping comfyui', { pid: c.pid });
       await c.terminate();
-      phase = 'stopped';
+      on('stopped');
     }
     await inflight?.catch(() => {});
   }

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { spawnProcess } from '../../scripts/lib/spawn.ts';
 import { httpRequest } from './http.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -71,11 +72,9 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
 /** Spawns `node <argv>` on a free loopback port (env PORT and VIDAX_PORT) and waits until it serves. */
 export async function startServer(spec: ServerSpec, timeoutMs = 20_000): Promise<RunningServer> {
   const port = await freePort();
-  const out = openSync(spec.logFile, 'a');
   const errFile = `${spec.logFile}.stderr`;
-  const err = openSync(errFile, 'a');
   const started = performance.now();
-  const child = spawn(process.execPath, spec.argv, {
+  const proc = spawnProcess(process.execPath, spec.argv, {
     cwd: spec.cwd ?? ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -85,20 +84,15 @@ export async function startServer(spec: ServerSpec, timeoutMs = 20_000): Promise
       BENCH_API_KEY: API_KEY,
       ...spec.env,
     },
-    stdio: ['ignore', out, err],
+    stdoutFile: spec.logFile,
+    stderrFile: errFile,
   });
-  closeSync(out);
-  closeSync(err);
+  const child = proc.child;
   const url = `http://127.0.0.1:${port}`;
   const ok = await waitReady(`${url}${spec.readyPath ?? '/health'}`, child, timeoutMs);
   const readyMs = performance.now() - started;
-  const exited = once(child, 'exit');
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await proc.stop(5000);
   };
   if (!ok) {
     await stop();

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ComfyUIError } from '../../lib/comfyui/errors.ts';
+import { spawnProcess } from '../../scripts/lib/spawn.ts';
 import { ROOT } from './spawn.ts';
 
 /** Argv of a fixture program in test/fixtures/bin (plain JS run by this node). */
@@ -49,17 +50,19 @@ export async function until<T>(what: string, check: () => T | Promise<T>, ms = 1
 /** Runs a fixture as an external process (not started by VIDAX) and waits until it listens. */
 export async function startExternal(argv: string[]): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const [file = '', ...args] = argv;
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (d) => { err += d; });
-  await until('the external server to listen', () => err.includes('To see the GUI go to:') || child.exitCode !== null, 10_000);
-  if (child.exitCode !== null) throw new Error(`external server exited: ${err}`);
+  const proc = spawnProcess(file, args, { env: { ...process.env } });
+  try {
+    await proc.waitFor(/To see the GUI go to:/, 10_000);
+  } catch (err) {
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    throw new Error(`external server did not listen: ${(err as Error).message}`);
+  }
   return {
-    child,
+    child: proc.child,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await once(child, 'exit');
+      proc.child.kill('SIGKILL');
+      await proc.exited;
     },
   };
 }

@@ -1,10 +1,10 @@
 // Spawning the ComfyUI simulator (simulator/main.ts) as a real child process.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'undici';
+import { type Spawned, spawnProcess } from '../../scripts/lib/spawn.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const SIMULATOR_MAIN = join(ROOT, 'simulator', 'main.ts');
@@ -16,39 +16,13 @@ export function simulatorCommand(port: number, extra: string[] = []): string[] {
   return [process.execPath, '--import', import.meta.resolve('tsx'), SIMULATOR_MAIN, '--listen', '127.0.0.1', '--port', String(port), '--disable-auto-launch', ...extra];
 }
 
-export interface SpawnedSimulator {
-  child: ChildProcess;
-  /** stdout + stderr so far. */
-  output(): string;
-  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type SpawnedSimulator = Spawned;
 
 /** Starts `simulatorCommand(port, args)` with the parent's env minus SIM_* plus `env`. */
 export function spawnSimulator(port: number, args: string[] = [], env: Record<string, string> = {}): SpawnedSimulator {
   const [cmd, ...argv] = simulatorCommand(port, args);
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SIM_')));
-  const child = spawn(cmd!, argv, { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => { out += d; });
-  child.stderr?.on('data', (d) => { out += d; });
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  return {
-    child,
-    output: () => out,
-    exited,
-    async waitFor(re, ms = 15_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const m = out.match(re);
-        if (m) return m;
-        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-          throw new Error(`simulator: did not see ${re} (exit ${child.exitCode}):\n${out}`);
-        }
-        await new Promise((r) => setTimeout(r, 15));
-      }
-    },
-  };
+  return spawnProcess(cmd ?? process.execPath, argv, { cwd: ROOT, env: { ...base, ...env } });
 }
 
 export interface RunningSimulator {
@@ -78,12 +52,7 @@ export async function startSimulator(opts: { args?: string[]; env?: Record<strin
   const tempDir = join(dir('--temp-directory', 'tmp'), 'temp');
   const sim = spawnSimulator(0, args, opts.env ?? {});
   const stop = async () => {
-    if (sim.child.exitCode === null && sim.child.signalCode === null) {
-      sim.child.kill('SIGTERM');
-      const t = setTimeout(() => sim.child.kill('SIGKILL'), 5000);
-      await sim.exited;
-      clearTimeout(t);
-    }
+    await sim.stop(5000);
     rmSync(base, { recursive: true, force: true });
   };
   try {

@@ -1,10 +1,9 @@
 // The real VIDAX process (adapters/node.ts from source) over a given runs dir, for the reliability suite.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../support/comfyui.ts';
 import { TEST_KEY } from '../../support/context.ts';
+import { spawnProcess } from '../../../scripts/lib/spawn.ts';
 import { ROOT, type Spawned, spawnVidax } from '../../support/spawn.ts';
 
 export const KEY = TEST_KEY;
@@ -71,35 +70,25 @@ export async function startLoggingVidax(base: string, config: Record<string, unk
   const file = join(base, 'vidax.json');
   writeFileSync(file, JSON.stringify({ requestLog: true, runsDir: 'runs', ...config }));
   const port = await freePort();
-  const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'adapters', 'node.ts')], {
+  const proc = spawnProcess(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'adapters', 'node.ts')], {
     cwd: base,
     env: { PATH: process.env.PATH ?? '', VIDAX_API_KEY: KEY, VIDAX_PORT: String(port), VIDAX_CONFIG: file },
-    stdio: ['ignore', out, 'pipe'],
+    stdoutFile: logFile,
   });
-  closeSync(out);
-  let err = '';
-  child.stderr?.on('data', (d) => { err += d; });
-  const exited = once(child, 'exit');
-  const deadline = Date.now() + 20_000;
-  while (!err.includes('listening on http')) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`VIDAX did not start: ${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  const child = proc.child;
+  try {
+    await proc.waitFor(/listening on http/, 20_000);
+  } catch {
+    child.kill('SIGKILL');
+    throw new Error(`VIDAX did not start: ${proc.stderr()}`);
   }
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
     child,
-    stderr: () => err,
+    stderr: proc.stderr,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
+      await proc.stop(10_000);
     },
   };
 }

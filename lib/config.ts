@@ -70,6 +70,13 @@ const InputsSchema = v.strictObject({
   unsafeAllowLoopback: v.optional(v.boolean(), false),
 });
 
+const MediaSchema = v.strictObject({
+  ffmpeg: v.optional(nonEmpty, 'ffmpeg'),
+  ffprobe: v.optional(nonEmpty, 'ffprobe'),
+  encoder: v.optional(v.picklist(['libx264', 'h264_nvenc']), 'libx264'),
+  timeoutS: v.optional(posInt(86_400), 3600),
+});
+
 export const ConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),
   apiKey: v.optional(v.string()),
@@ -94,6 +101,7 @@ export const ConfigSchema = v.strictObject({
   comfyui: v.optional(ComfyUISchema, {}),
   webhooks: v.optional(WebhooksSchema, {}),
   inputs: v.optional(InputsSchema, {}),
+  media: v.optional(MediaSchema, {}),
 });
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
@@ -103,16 +111,18 @@ export type ComfyUIConfig = Readonly<Omit<Parsed['comfyui'], 'restart' | 'logFil
   readonly command: readonly string[];
   readonly restart: Readonly<Parsed['comfyui']['restart']>;
 };
+export type MediaConfig = Readonly<Parsed['media']>;
 export type WebhooksConfig = Readonly<Omit<Parsed['webhooks'], 'urlAllow' | 'retry'>> & {
   readonly urlAllow: readonly string[];
   readonly retry: Readonly<Parsed['webhooks']['retry']>;
 };
 export type InputsConfig = Readonly<Omit<Parsed['inputs'], 'urlAllow'>> & { readonly urlAllow: readonly string[] };
-export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'webhooks' | 'inputs'>> & {
+export type Config = Readonly<Omit<Parsed, '$schema' | 'apiKey' | 'comfyui' | 'webhooks' | 'inputs' | 'media'>> & {
   readonly apiKey: string;
   readonly comfyui: ComfyUIConfig;
   readonly webhooks: WebhooksConfig;
   readonly inputs: InputsConfig;
+  readonly media: MediaConfig;
   /** Where the config file was read from, or null for built-in defaults. */
   readonly source: string | null;
 };
@@ -285,12 +295,15 @@ export function parseConfig(raw: unknown, baseDir: string, source: string | null
     command: Object.freeze([...c.comfyui.command]),
     restart: Object.freeze({ ...c.comfyui.restart }),
   });
+  // A binary given as a path (not a bare name looked up in PATH) resolves like the other paths.
+  const bin = (b: string) => (b.includes('/') ? resolve(baseDir, b) : b);
+  const media = Object.freeze({ ...c.media, ffmpeg: bin(c.media.ffmpeg), ffprobe: bin(c.media.ffprobe) });
   const webhooks = Object.freeze({
     ...c.webhooks,
     urlAllow: Object.freeze([...c.webhooks.urlAllow]),
     retry: Object.freeze({ ...c.webhooks.retry }),
   });
   const inputs = Object.freeze({ ...c.inputs, urlAllow: Object.freeze([...c.inputs.urlAllow]) });
-  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, webhooks, inputs, source };
+  const config: Config = { ...rest, apiKey: c.apiKey as string, runsDir, comfyui, webhooks, inputs, media, source };
   return Object.freeze(config);
 }

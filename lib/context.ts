@@ -9,6 +9,7 @@ import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { createLiveEvents, type LiveEvents } from './runs/live-events.ts';
+import { createMedia, type Media } from './media/service.ts';
 import { createRunStore, type RunStore } from './runs/store.ts';
 import { createWebhooks } from './webhooks/service.ts';
 import { createWebhookTransport } from './webhooks/transport.ts';
@@ -31,6 +32,8 @@ export interface Context {
   readonly processManager: ProcessManager;
   /** Runs on disk under config.runsDir (the source of truth; memory is a bounded cache). */
   readonly runs: RunStore;
+  /** ffmpeg and ffprobe as found at start (versions, libvidstab, encoders). */
+  readonly media: Media;
   /** Drives runs through ComfyUI; `recover()` re-attaches runs after a restart. */
   readonly runner: Runner;
   /** The outbound guard URL inputs are fetched through (config.inputs.urlAllow). */
@@ -83,6 +86,7 @@ export function createContext({ config, log, version }: ContextOptions): Context
     timeoutMs: config.inputs.urlTimeoutMs,
     maxRedirects: config.inputs.urlMaxRedirects,
   });
+  const media = createMedia(config.media); // detection runs in the background; /health and phases wait for it
   const ctx: Context = Object.freeze({
     config,
     log,
@@ -94,12 +98,14 @@ export function createContext({ config, log, version }: ContextOptions): Context
     processManager,
     runs,
     liveEvents: createLiveEvents(runs),
+    media,
     runner: createRunner({
       runs,
       comfyui,
       events: comfyuiEvents,
       processManager,
       log,
+      media,
       defaultTimeoutS: config.defaultTimeoutS,
       inputs: { guard: inputGuard, maxFileBytes: config.inputs.maxFileBytes },
     }),

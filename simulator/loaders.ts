@@ -3,14 +3,24 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { type AudioRef, decodeVideo } from './media.ts';
 import { decodePng } from './png-decode.ts';
 import { type Frame, solidFrame } from './png.ts';
 import { type Image, NodeError, type NodeDef, type Video } from './nodes.ts';
 
-export interface Audio {
-  /** The uploaded file's bytes (the simulator does not decode audio). */
+export interface Audio extends AudioRef {
+  /** The uploaded file's bytes (SaveVideo muxes `file` with ffmpeg). */
   bytes: Buffer;
   sample_rate: number;
+}
+
+/** The path of `name` in the input folder, refusing escapes like ComfyUI. */
+function inputPath(inputDir: string, value: unknown, what: string): string {
+  const name = String(value).replace(/ \[input\]$/, '');
+  const path = resolve(inputDir, name);
+  const rel = relative(inputDir, path);
+  if (name === '' || rel.startsWith('..') || isAbsolute(rel)) throw new NodeError(`Invalid ${what} file: ${name}`, 'ValueError');
+  return path;
 }
 
 /** Reads `name` (`sub/file.png`, optionally ` [input]`) from the input folder, refusing escapes like ComfyUI. */
@@ -74,18 +84,19 @@ export const LOADERS: Record<string, NodeDef> = {
     async run({ audio }, ctx) {
       const bytes = await readInput(ctx.inputDir, audio, 'audio');
       const rate = bytes.length >= 28 && bytes.toString('latin1', 0, 4) === 'RIFF' ? bytes.readUInt32LE(24) : 44100;
-      return { outputs: [{ bytes, sample_rate: rate } satisfies Audio] };
+      return { outputs: [{ bytes, sample_rate: rate, file: inputPath(ctx.inputDir, audio, 'audio') } satisfies Audio] };
     },
   },
   LoadVideo: {
     info: info('LoadVideo', 'Load Video', 'image/video', 'comfy_extras.nodes_video', { required: { file: [[], { video_upload: true }] } }, ['VIDEO']),
     async run({ file }, ctx) {
-      const data = await readInput(ctx.inputDir, file, 'video');
-      // The simulator's own placeholder mp4 carries its frame count and size; anything else is 8 frames.
-      const note = /\{"frames":(\d+),"fps":([\d.]+),"width":(\d+),"height":(\d+)/.exec(data.toString('latin1', 0, 4096));
-      const [n, fps, w, h] = note ? [Number(note[1]), Number(note[2]), Number(note[3]), Number(note[4])] : [8, 8, 64, 64];
-      const frame = note ? solidFrame(Math.max(1, w), Math.max(1, h), 0x336699) : stand_in(data);
-      return { outputs: [{ frames: Array.from({ length: Math.min(n, 4096) }, () => frame), fps } satisfies Video] };
+      await readInput(ctx.inputDir, file, 'video'); // exists and inside the input folder
+      const path = inputPath(ctx.inputDir, file, 'video');
+      // Decoded for real with ffmpeg (frames in memory: small clips); its sound stays in the file.
+      const v = await decodeVideo(path).catch((e: Error) => {
+        throw new NodeError(e.message, 'RuntimeError');
+      });
+      return { outputs: [{ frames: v.frames, fps: v.fps, audio: v.hasAudio ? { file: path } : null } satisfies Video] };
     },
   },
   ImageScale: {

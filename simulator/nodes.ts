@@ -1,14 +1,15 @@
 // The model-free node set: object_info entries (as the real server reports them) plus what each node does.
 import { blurFrame, type Frame, invertFrame, solidFrame } from './png.ts';
 import { LOADERS } from './loaders.ts';
+import type { AudioRef } from './media.ts';
 import { saveFrames, saveVideo } from './save.ts';
 
 export type Image = Frame[];
 export interface Video {
   frames: Frame[];
   fps: number;
-  /** From CreateVideo's optional `audio` (LoadAudio's output). */
-  audio?: unknown;
+  /** From CreateVideo's optional `audio` (LoadAudio's output) or a loaded video's own sound. */
+  audio?: AudioRef | null;
 }
 export type InputSpec = [string | string[], Record<string, unknown>?];
 

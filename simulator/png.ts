@@ -1,4 +1,4 @@
-// Real image data for the simulator: RGB frames, a PNG encoder (node:zlib) and a tiny fake MP4.
+// Real image data for the simulator: RGB frames and a PNG encoder (node:zlib).
 import { crc32, deflateSync } from 'node:zlib';
 
 /** One RGB frame, 8 bits per channel, rows top to bottom. */
@@ -34,17 +34,6 @@ export function encodePng(f: Frame, text: Record<string, string> = {}, level = 4
   for (let y = 0; y < f.height; y++) raw.set(f.rgb.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   const texts = Object.entries(text).map(([k, v]) => textChunk(k, v));
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), ...texts, chunk('IDAT', deflateSync(raw, { level })), chunk('IEND', Buffer.alloc(0))]);
-}
-
-function box(type: string, payload: Buffer): Buffer {
-  return Buffer.concat([u32(8 + payload.length), Buffer.from(type, 'latin1'), payload]);
-}
-
-/** A small file that starts like an MP4 (ftyp box) but holds only a description: not playable. */
-export function fakeMp4(info: Record<string, unknown>): Buffer {
-  const ftyp = box('ftyp', Buffer.concat([Buffer.from('isom'), u32(512), Buffer.from('isomiso2avc1mp41')]));
-  const note = box('free', Buffer.from('VIDAX ComfyUI simulator: placeholder video, not playable'));
-  return Buffer.concat([ftyp, note, box('mdat', Buffer.from(JSON.stringify(info)))]);
 }
 
 /** A solid-colour frame (0xRRGGBB), like EmptyImage. */

@@ -1,8 +1,9 @@
 // Output naming like folder_paths.get_save_image_path: `<prefix>_<5-digit counter>_.<ext>`, counter = highest + 1.
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
+import { encodeMp4 } from './media.ts';
 import { NodeError, type Video } from './nodes.ts';
-import { encodePng, type Frame, fakeMp4 } from './png.ts';
+import { encodePng, type Frame } from './png.ts';
 
 export interface SavedFile {
   filename: string;
@@ -98,8 +99,10 @@ export async function saveVideo(video: Video, prefix: string, outputDir: string)
   const first = video.frames[0];
   const p = await savePath(prefix, outputDir, first?.width ?? 0, first?.height ?? 0);
   const file = `${p.filename}_${String(p.counter).padStart(5, '0')}_.mp4`;
-  const audio = (video.audio as { bytes?: Uint8Array } | undefined)?.bytes;
-  const info = { frames: video.frames.length, fps: video.fps, width: first?.width ?? 0, height: first?.height ?? 0, audio_bytes: audio?.length ?? 0 };
-  await put(join(p.folder, file), fakeMp4(info));
+  try {
+    await encodeMp4(video.frames, video.fps, video.audio ?? null, join(p.folder, file));
+  } catch (err) {
+    throw new NodeError((err as Error).message, 'RuntimeError');
+  }
   return [{ filename: file, subfolder: p.subfolder, type: 'output' }];
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { it } from 'node:test';
 import { isAlive, until } from './support/comfyui.ts';
 import { spawnNpm } from './support/spawn.ts';
+import { probe } from './support/media.ts';
 
 it('npm run demo: runs the sample job to the end, prints key, paths and curl lines, stops cleanly on Ctrl-C', { timeout: 90_000 }, async () => {
   const npm = spawnNpm(['run', 'demo']);
@@ -17,8 +18,10 @@ it('npm run demo: runs the sample job to the end, prints key, paths and curl lin
     const manifestPath = out.match(/manifest: +(\S+)/)?.[1] ?? '';
     const finalPath = out.match(/final\.mp4: (\S+)/)?.[1] ?? '';
     const m = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    assert.equal(m.phases.encode.placeholder, false, 'final.mp4 is the clip ComfyUI made');
+    assert.match(m.phases.encode.source, /demo_clip_\d+_\.mp4$/, 'final.mp4 is made from the clip ComfyUI made');
     assert.ok(existsSync(finalPath));
+    const final = probe(finalPath);
+    assert.deepEqual([final.video?.codec, final.video?.pix_fmt, final.video?.frames, final.video?.fps], ['h264', 'yuv420p', 24, '24/1'], 'a real, playable final.mp4');
     assert.match(out, /curl -H 'X-API-Key: [0-9a-f]{48}' http:\/\/127\.0\.0\.1:\d+\/jobs\//);
     const url = out.match(/listening on (http:\/\/\S+)/)?.[1];
     const key = out.match(/demo\): ([0-9a-f]{48})/)?.[1] ?? '';

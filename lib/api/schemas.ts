@@ -105,6 +105,20 @@ export const HealthSchema = v.object({
   ok: v.literal(true),
   version: v.string(),
   uptime_s: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  media: v.optional(
+    v.pipe(
+      v.object({
+        ok: v.pipe(v.boolean(), v.description('ffmpeg and ffprobe run, with an H.264 encoder and AAC')),
+        ffmpeg: v.nullable(v.string()),
+        ffprobe: v.nullable(v.string()),
+        vidstab: v.pipe(v.boolean(), v.description('libvidstab filters present (stabilize)')),
+        encoders: v.array(v.string()),
+        encoder: v.nullable(v.string()),
+        problems: v.optional(v.array(v.string())),
+      }),
+      v.description('ffmpeg/ffprobe as found at start'),
+    ),
+  ),
 });
 
 export const ComfyUIHealthSchema = v.object({

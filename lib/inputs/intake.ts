@@ -4,7 +4,7 @@ import { meterLimits, validationFailed } from '../http/function.ts';
 import { createJsonMeter, type JsonMeterLimits } from '../http/json-meter.ts';
 import { type JobParser, type JobSummary, parseJobBytes, parseJobValue, storedJob, toParsed } from '../jobs/job-parser.ts';
 import { readBody } from '../http/body.ts';
-import { checkInputRefs } from '../jobs/checks.ts';
+import { checkInputRefs, checkPhaseInputRefs } from '../jobs/checks.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { CreatedRun, RunStore } from '../runs/store.ts';
 import { receiveMultipart } from './multipart.ts';
@@ -68,7 +68,8 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
     for (const [name] of declaredInputs) if (uploaded.some((f) => f.name === name)) throw duplicateInput(name);
     const count = uploaded.length + declaredInputs.length;
     if (count > config.inputs.maxInputs) throw limitExceeded('inputs.maxInputs', config.inputs.maxInputs, 'the number of inputs');
-    const refIssues = checkInputRefs(job.params ?? [], new Set([...uploaded.map((f) => f.name), ...declaredInputs.map(([n]) => n)]));
+    const inputNames = new Set([...uploaded.map((f) => f.name), ...declaredInputs.map(([n]) => n)]);
+    const refIssues = [...checkInputRefs(job.params ?? [], inputNames), ...checkPhaseInputRefs(job.phases, inputNames)];
     if (refIssues.length > 0) throw validationFailed(refIssues.map(({ path, message }) => ({ path: path.join('.'), message })));
 
     const urlIssues = declaredInputs.flatMap(([name, spec]) => {

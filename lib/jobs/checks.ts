@@ -152,3 +152,45 @@ export function checkInputRefs(params: readonly { input_file?: string | undefine
   });
   return issues;
 }
+
+/** `phases.encode.audio` and `phases.lipsync.audio.input_file` must name one of the job's inputs. */
+export function checkPhaseInputRefs(
+  phases: { encode?: { audio?: string | undefined } | undefined; lipsync?: { enabled: boolean; audio?: { input_file: string } | undefined } | undefined } | undefined,
+  names: ReadonlySet<string>,
+): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const audio = phases?.encode?.audio;
+  if (audio !== undefined && !names.has(audio)) issues.push({ path: ['phases', 'encode', 'audio'], message: `names input "${audio}", which the job does not have` });
+  const voice = phases?.lipsync?.enabled ? phases.lipsync.audio?.input_file : undefined;
+  if (voice !== undefined && !names.has(voice)) {
+    issues.push({ path: ['phases', 'lipsync', 'audio', 'input_file'], message: `names input "${voice}", which the job does not have` });
+  }
+  return issues;
+}
+
+/**
+ * An enabled lipsync names its workflow and the two node inputs VIDAX sets (the current video
+ * and the audio input), and those must exist in that workflow.
+ */
+export function checkLipsync(l: {
+  enabled: boolean;
+  workflow?: Graph | undefined;
+  video?: { node: string; input: string } | undefined;
+  audio?: { node: string; input: string } | undefined;
+}): PathIssue[] {
+  if (!l.enabled) return [];
+  const issues: PathIssue[] = [];
+  if (!l.workflow) issues.push({ path: ['workflow'], message: 'is required when lipsync is enabled' });
+  for (const key of ['video', 'audio'] as const) {
+    const ref = l[key];
+    if (!ref) {
+      issues.push({ path: [key], message: 'is required when lipsync is enabled' });
+      continue;
+    }
+    if (!l.workflow) continue;
+    const node = Object.hasOwn(l.workflow, ref.node) ? l.workflow[ref.node] : undefined;
+    if (!node) issues.push({ path: [key, 'node'], message: `node "${ref.node.slice(0, 64)}" is not in the lipsync workflow` });
+    else if (!Object.hasOwn(node.inputs, ref.input)) issues.push({ path: [key, 'input'], message: `node "${ref.node.slice(0, 64)}" has no input "${ref.input.slice(0, 64)}"` });
+  }
+  return issues;
+}

@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENT_TYPES } from '../webhooks/events.ts';
 import { INPUT_NAME } from '../inputs/names.ts';
-import { checkGraph, checkParams, guardShape, isPlainObject, jsonBytes, LIMITS, type PathIssue } from './checks.ts';
+import { checkGraph, checkLipsync, checkParams, guardShape, isPlainObject, jsonBytes, LIMITS, type PathIssue } from './checks.ts';
 
 /*
  * JOB_SCHEMA: what POST /jobs accepts. Messages never echo the input (a hostile 30 MB string
@@ -118,26 +118,72 @@ const InputSchema = v.pipe(
   v.check((i) => (i.base64 === undefined) !== (i.url === undefined), 'give exactly one of base64 or url'),
 );
 
-const Toggle = v.pipe(
-  plainObject('an object {enabled}'),
-  v.strictObject({ enabled: v.boolean('must be true or false') }, objectMessage('an object {enabled}')),
+const evenSize = v.pipe(int(16, 8192), v.check((n: number) => n % 2 === 0, 'must be even (H.264 yuv420p)'));
+export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+
+const StabilizeSchema = v.pipe(
+  plainObject('an object {enabled, shakiness?, smoothing?, zoom?}'),
+  v.strictObject(
+    {
+      enabled: v.boolean('must be true or false'),
+      shakiness: v.optional(int(1, 10)),
+      smoothing: v.optional(int(0, 100)),
+      zoom: v.optional(int(-50, 50)),
+    },
+    objectMessage('an object {enabled, shakiness?, smoothing?, zoom?}'),
+  ),
+);
+
+const NodeInput = v.pipe(
+  plainObject('an object {node, input}'),
+  v.strictObject({ node: text(64), input: text(256) }, objectMessage('an object {node, input}')),
+);
+
+const LipsyncObject = v.strictObject(
+    {
+      enabled: v.boolean('must be true or false'),
+      workflow: v.optional(WorkflowSchema),
+      video: v.optional(NodeInput),
+      audio: v.optional(
+        v.pipe(
+          plainObject('an object {node, input, input_file}'),
+          v.strictObject({ node: text(64), input: text(256), input_file: inputName }, objectMessage('an object {node, input, input_file}')),
+        ),
+      ),
+      timeout_s: v.optional(int(1, 86_400)),
+    },
+    objectMessage('an object {enabled, workflow, video, audio, timeout_s?}'),
+);
+
+const LipsyncSchema = v.pipe(
+  plainObject('an object {enabled, workflow, video, audio, timeout_s?}'),
+  LipsyncObject,
+  issuesFrom((l: v.InferOutput<typeof LipsyncObject>) => checkLipsync(l)),
+);
+
+const EncodeSchema = v.pipe(
+  plainObject('an object {enabled?, fps?, crf?, preset?, width?, height?, audio?}'),
+  v.strictObject(
+    {
+      enabled: v.optional(v.boolean('must be true or false')),
+      fps: v.optional(int(1, 240)),
+      crf: v.optional(int(0, 51)),
+      preset: v.optional(v.picklist(X264_PRESETS, `must be one of ${X264_PRESETS.join(', ')}`)),
+      width: v.optional(evenSize),
+      height: v.optional(evenSize),
+      audio: v.optional(inputName),
+    },
+    objectMessage('an object {enabled?, fps?, crf?, preset?, width?, height?, audio?}'),
+  ),
 );
 
 const PhasesSchema = v.pipe(
   plainObject('an object {stabilize?, lipsync?, encode?}'),
   v.strictObject(
     {
-      stabilize: v.optional(Toggle),
-      lipsync: v.optional(Toggle),
-      encode: v.optional(
-        v.pipe(
-          plainObject('an object {enabled?, fps?}'),
-          v.strictObject(
-            { enabled: v.optional(v.boolean('must be true or false')), fps: v.optional(int(1, 240)) },
-            objectMessage('an object {enabled?, fps?}'),
-          ),
-        ),
-      ),
+      stabilize: v.optional(StabilizeSchema),
+      lipsync: v.optional(LipsyncSchema),
+      encode: v.optional(EncodeSchema),
     },
     objectMessage('an object {stabilize?, lipsync?, encode?}'),
   ),

@@ -9,6 +9,9 @@ import { errorFields, type Logger } from '../logger.ts';
 import { type ComfyUIPhaseIO, type ComfyUIPhaseResult, finishPrompt } from './comfyui-phase.ts';
 import { CANCEL_REASON, type CancelOutcome, cancelledError, cancelRun, cutPhase, isCancelled } from './cancel.ts';
 import { finishRun, type RunSteps } from './finish-run.ts';
+import { createLipsync } from './lipsync-phase.ts';
+import { runMediaPhases } from './media-phases.ts';
+import type { Media } from '../media/service.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
 import { probePrompt } from './recover.ts';
 import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
@@ -26,6 +29,8 @@ export interface RunnerDeps {
   events: EventStream;
   processManager: { ensureComfyUI(): Promise<unknown>; onCrash(listener: (info: { message?: string }) => void): () => void };
   log: Logger;
+  /** ffmpeg/ffprobe for the media phases (stabilize, lipsync, encode). */
+  media: Media;
   defaultTimeoutS: number;
   pollMs?: number;
   unreachableMs?: number;
@@ -92,7 +97,9 @@ export function createRunner(deps: RunnerDeps): Runner {
     await terminal.end(id, { type: 'run.failed', fields: { code: error.code } }, (m) => failRun(m, phase, error));
   }
 
-  const steps: RunSteps = { runs, event, fail, end: terminal.end };
+  const timing = { pollMs: deps.pollMs ?? 1000, unreachableMs: deps.unreachableMs ?? 15_000, progressEveryMs: deps.progressEveryMs ?? 500 };
+  const lipsync = createLipsync({ comfyui, events: deps.events, media: deps.media, event, defaultTimeoutS: deps.defaultTimeoutS, ...timing });
+  const steps: RunSteps = { runs, event, fail, end: terminal.end, media: deps.media, lipsync, progressEveryMs: timing.progressEveryMs };
 
   /** What both paths need once a run is running: its job, deadline budget, files and phase I/O. */
   async function runScope(id: string, abort: AbortController, promptId: string) {
@@ -151,10 +158,17 @@ export function createRunner(deps: RunnerDeps): Runner {
     return complete(id, abort, job, patcher, result);
   }
 
+  /** Recovery of a run past its comfyui phase: the media phases go on from their inputs. */
+  async function mediaRun(id: string, abort: AbortController): Promise<void> {
+    const job = await runs.readJob(id);
+    void event(id, 'run.reattached', { phase: 'media' });
+    return runMediaPhases(steps, id, job, abort.signal);
+  }
+
   /** The common end of both paths: progress writes drained, then `finishRun` (media phases, one completion). */
   async function complete(id: string, abort: AbortController, job: Job, patcher: { drain(): Promise<unknown> }, result: ComfyUIPhaseResult): Promise<void> {
     await patcher.drain();
-    return finishRun({ ...steps, signal: abort.signal }, id, job, result);
+    return finishRun(steps, id, job, result, abort.signal);
   }
 
   function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyUIPhaseIO {
@@ -386,7 +400,17 @@ export function createRunner(deps: RunnerDeps): Runner {
           const phase = cutPhase(m);
           void event(id, 'run.cancel_recovered', { prompt_id: promptId });
           failed.push(id);
+          const lipsyncPrompt = typeof m.phases.lipsync.prompt_id === 'string' ? m.phases.lipsync.prompt_id : null;
+          if (lipsyncPrompt && m.phases.lipsync.status === 'running') {
+            await comfyui.interrupt(lipsyncPrompt).catch(() => {});
+            await comfyui.deleteQueued([lipsyncPrompt]).catch(() => {});
+          }
           await fail(id, phase, cancelledError(phase));
+          continue;
+        }
+        if (m.phases.comfyui.status === 'completed') {
+          reattached.push(id);
+          launchWork(id, (abort) => mediaRun(id, abort));
           continue;
         }
         candidates.push(m);

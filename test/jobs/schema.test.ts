@@ -14,7 +14,17 @@ describe('JOB_SCHEMA', () => {
         name: 'clip ✓ 日本',
         metadata: { shot: 12, tags: ['a'], nested: { deep: [1, { x: null }] } },
         params: [{ node: '1', input: 'width', value: 32 }],
-        phases: { stabilize: { enabled: false }, lipsync: { enabled: true }, encode: { enabled: true, fps: 24 } },
+        phases: {
+          stabilize: { enabled: true, shakiness: 6, smoothing: 20, zoom: -5 },
+          lipsync: {
+            enabled: true,
+            workflow: fixtureWorkflow('workflow-lipsync-standin'),
+            video: { node: '1', input: 'file' },
+            audio: { node: '3', input: 'audio', input_file: 'voice.wav' },
+            timeout_s: 900,
+          },
+          encode: { enabled: true, fps: 24, crf: 20, preset: 'veryfast', width: 1280, height: 720, audio: 'voice.wav' },
+        },
         timeout_s: 600,
       };
       const parsed = parseJob(job);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { until } from '../support/comfyui.ts';
+import { probe } from '../support/media.ts';
 import { startVidaxWithSim, workflow } from '../support/vidax.ts';
 
 type Vidax = Awaited<ReturnType<typeof startVidaxWithSim>>;
@@ -35,7 +36,14 @@ describe('runner end to end (managed simulator)', () => {
       [['prepare', 'completed'], ['comfyui', 'completed'], ['stabilize', 'skipped'], ['lipsync', 'skipped'], ['encode', 'completed']],
     );
     assert.match(m.phases.comfyui.prompt_id, /^[0-9a-f-]{36}$/);
-    assert.equal(m.phases.encode.placeholder, true);
+    // final.mp4 is real: the one PNG as a one-frame H.264 clip at the default 24 fps.
+    assert.deepEqual(
+      { codec: m.phases.encode.media.video_codec, frames: m.phases.encode.media.frames, w: m.phases.encode.media.width, fps: m.phases.encode.media.fps },
+      { codec: 'h264', frames: 1, w: 64, fps: 24 },
+    );
+    const probed = probe(join(m.workdir, 'final.mp4'));
+    assert.deepEqual([probed.video?.codec, probed.video?.pix_fmt, probed.video?.frames], ['h264', 'yuv420p', 1]);
+    assert.equal(m.phases.encode.media.sha256, sha256(join(m.workdir, 'final.mp4')));
     const png = m.artifacts.find((a: { phase: string }) => a.phase === 'comfyui');
     assert.equal(png.path, 'outputs/fixture_single_00001_.png');
     assert.equal(png.sha256, sha256(join(m.workdir, png.path)));
@@ -85,7 +93,7 @@ describe('runner end to end (managed simulator)', () => {
     for (const f of files) assert.ok(existsSync(join(m.workdir, f)));
   });
 
-  it('copies a ComfyUI mp4 into final.mp4', async () => {
+  it('encodes the ComfyUI clip (a real H.264 mp4 from the simulator) into final.mp4', async () => {
     const wf = {
       '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 3, color: 255 } },
       '2': { class_type: 'CreateVideo', inputs: { images: ['1', 0], fps: 12 } },
@@ -95,9 +103,15 @@ describe('runner end to end (managed simulator)', () => {
     await vx.start(id);
     assert.equal((await vx.waitEnd(id)).exit_status, 'success');
     const m = await vx.manifest(id);
-    assert.equal(m.phases.encode.placeholder, false);
     const mp4 = m.artifacts.find((a: { path: string; phase: string }) => a.path.endsWith('.mp4') && a.phase === 'comfyui');
-    assert.equal(sha256(join(m.workdir, 'final.mp4')), mp4.sha256);
+    assert.equal(m.phases.encode.source, mp4.path, 'the video output is the source, not the images');
+    const clip = probe(join(m.workdir, mp4.path));
+    assert.deepEqual([clip.video?.codec, clip.video?.frames, clip.video?.fps], ['h264', 3, '12/1'], 'the simulator writes playable video');
+    const final = probe(join(m.workdir, 'final.mp4'));
+    assert.deepEqual([final.video?.codec, final.video?.pix_fmt, final.video?.frames, final.video?.fps], ['h264', 'yuv420p', 3, '12/1']);
+    const art = m.artifacts.find((a: { path: string }) => a.path === 'final.mp4');
+    assert.equal(art.sha256, sha256(join(m.workdir, 'final.mp4')));
+    assert.equal(art.phase, 'encode');
   });
 
   it('fails a workflow ComfyUI rejects with COMFYUI_REJECTED and its node_errors', async () => {
@@ -173,15 +187,20 @@ describe('runner end to end (managed simulator)', () => {
     assert.ok(pa.includes('outputs/first_00001_.png') && pb.includes('outputs/second_00001_.png'));
   });
 
-  it('ends partial when stabilize is requested (not available in stage 1)', async () => {
-    const id = await vx.createRun({ workflow: workflow('single'), phases: { stabilize: { enabled: true } } });
+  it('stabilizes when requested: the stabilized clip is an artifact and the source of final.mp4', async () => {
+    const id = await vx.createRun({ workflow: workflow('batch'), phases: { stabilize: { enabled: true, smoothing: 5 } } });
     await vx.start(id);
     const end = await vx.waitEnd(id);
     assert.equal(end.run_status, 'completed');
-    assert.equal(end.exit_status, 'partial');
-    assert.equal(end.phases.stabilize.status, 'skipped');
-    assert.match(end.phases.stabilize.reason, /not available/);
+    assert.equal(end.exit_status, 'success');
+    assert.equal(end.phases.stabilize.status, 'completed');
+    assert.equal(end.phases.stabilize.output, 'stabilize/stabilized.mkv');
+    assert.equal(end.phases.encode.source, 'stabilize/stabilized.mkv');
     assert.equal(end.phases.lipsync.requested, false);
+    const m = await vx.manifest(id);
+    const stab = m.artifacts.filter((a: { phase: string }) => a.phase === 'stabilize').map((a: { path: string }) => a.path);
+    assert.deepEqual(stab.sort(), ['stabilize/stabilized.mkv', 'stabilize/transforms.trf']);
+    assert.equal(probe(join(m.workdir, 'final.mp4')).video?.frames, 4);
   });
 
   it('404s an unknown run and a malformed id', async () => {

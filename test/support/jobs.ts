@@ -5,7 +5,7 @@ import { ROOT } from './spawn.ts';
 /** The model-free ComfyUI workflows, copied into the repo from the shared fixtures. */
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'comfyui', 'workflows');
 
-export function fixtureWorkflow(name: 'workflow-single' | 'workflow-batch'): Record<string, unknown> {
+export function fixtureWorkflow(name: 'workflow-single' | 'workflow-batch' | 'workflow-lipsync-standin'): Record<string, unknown> {
   return JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8'));
 }
 
@@ -85,6 +85,23 @@ export function invalidJobs(): [string, unknown, string, string][] {
     ['phases: unknown phase', { workflow: wf, phases: { upscale: { enabled: true } } }, 'phases.upscale'],
     ['phases: enabled not boolean', { workflow: wf, phases: { stabilize: { enabled: 'yes' } } }, 'phases.stabilize.enabled'],
     ['phases: fps out of range', { workflow: wf, phases: { encode: { fps: 241 } } }, 'phases.encode.fps'],
+    ['encode: crf out of range', { workflow: wf, phases: { encode: { crf: 52 } } }, 'phases.encode.crf'],
+    ['encode: unknown preset', { workflow: wf, phases: { encode: { preset: 'turbo' } } }, 'phases.encode.preset'],
+    ['encode: odd width', { workflow: wf, phases: { encode: { width: 641 } } }, 'phases.encode.width'],
+    ['encode: audio names no input', { workflow: wf, phases: { encode: { audio: '../etc/passwd' } } }, 'phases.encode.audio'],
+    ['stabilize: shakiness out of range', { workflow: wf, phases: { stabilize: { enabled: true, shakiness: 11 } } }, 'phases.stabilize.shakiness'],
+    ['stabilize: zoom out of range', { workflow: wf, phases: { stabilize: { enabled: true, zoom: -51 } } }, 'phases.stabilize.zoom'],
+    ['lipsync: enabled without a workflow', { workflow: wf, phases: { lipsync: { enabled: true } } }, 'phases.lipsync.workflow'],
+    [
+      'lipsync: video node not in its workflow',
+      { workflow: wf, phases: { lipsync: { enabled: true, workflow: wf, video: { node: '99', input: 'file' }, audio: { node: '1', input: 'width', input_file: 'voice.wav' } } } },
+      'phases.lipsync.video.node',
+    ],
+    [
+      'lipsync: its workflow is validated like the main one',
+      { workflow: wf, phases: { lipsync: { enabled: true, workflow: { '1': { class_type: 'X', inputs: { a: ['9', 0] } } }, video: { node: '1', input: 'a' }, audio: { node: '1', input: 'a', input_file: 'v.wav' } } } },
+      'phases.lipsync.workflow.1.inputs.a',
+    ],
     ['unicode and control chars in a key', { workflow: wf, 'na\u0000me\u202e': 'x' }, 'na\u0000me\u202e'],
   ];
   return [

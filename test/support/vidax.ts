@@ -13,12 +13,13 @@ export const workflow = (name: 'single' | 'batch') =>
 
 /** A VIDAX Node server whose managed ComfyUI is the simulator (spawned on first need). */
 export async function startVidaxWithSim(
-  opts: { simArgs?: string[]; port?: number; runsDir?: string; comfyui?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+  opts: { simArgs?: string[]; port?: number; runsDir?: string; comfyui?: Record<string, unknown>; config?: Record<string, unknown>; media?: Record<string, unknown> } = {},
 ) {
   const port = opts.port ?? (await freePort());
   const config: Config = testConfig({
     ...opts.config,
     ...(opts.runsDir ? { runsDir: opts.runsDir } : {}),
+    ...(opts.media ? { media: opts.media } : {}),
     comfyui: {
       url: `http://127.0.0.1:${port}`,
       command: simulatorCommand(port, opts.simArgs ?? []),
@@ -51,6 +52,7 @@ export async function startVidaxWithSim(
     events: async (id: string) =>
       (await key(api.get(`/jobs/${id}/logs`))).text.trim().split('\n').map((l: string) => JSON.parse(l)),
     comfyuiHealth: async () => (await key(api.get('/comfyui/health'))).body,
+    health: async () => (await key(api.get('/health'))).body,
     /** Polls GET /jobs/:id until the run ended. */
     async waitEnd(id: string, ms = 30_000) {
       return until(`run ${id} to end`, async () => {

@@ -11,7 +11,7 @@ export type RunStatus = 'queued' | 'running' | 'completed' | 'failed';
 /** How a run ended; null until it does (never `queued` or `running`). */
 export type ExitStatus = 'success' | 'partial' | 'failed';
 
-/** One phase: the common fields plus phase-specific ones (prompt_id, progress, placeholder, …). */
+/** One phase: the common fields plus phase-specific ones (prompt_id, progress, media, …). */
 export interface PhaseState {
   status: PhaseStatus;
   started_at: string | null;

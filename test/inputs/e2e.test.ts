@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { FormData, fetch } from 'undici';
 import { TEST_KEY, tempDir } from '../support/context.ts';
+import { probe } from '../support/media.ts';
 import { startVidaxWithSim } from '../support/vidax.ts';
 
 type Vidax = Awaited<ReturnType<typeof startVidaxWithSim>>;
@@ -92,8 +93,14 @@ describe('inputs through prepare into ComfyUI (managed simulator)', () => {
     assert.ok(existsSync(join(m.workdir, 'inputs', 'notes')), '… but kept in the run');
     const mp4 = m.artifacts.find((a: { path: string; phase: string }) => a.phase === 'comfyui' && a.path.endsWith('.mp4'));
     assert.ok(mp4, JSON.stringify(m.artifacts));
-    const described = readFileSync(join(m.workdir, mp4.path), 'latin1');
-    assert.match(described, /"frames":8,"fps":8,"width":128,"height":128,"audio_bytes":4044/, 'the image was scaled, repeated, and the WAV went in');
+    // The simulator's SaveVideo writes real media: the image scaled to 128×128, repeated 8 times at
+    // 8 fps, with the WAV's sound (0.25 s, padded to the clip's 1 s).
+    const clip = probe(join(m.workdir, mp4.path));
+    assert.deepEqual(
+      [clip.video?.codec, clip.video?.width, clip.video?.height, clip.video?.frames, clip.video?.fps, clip.audio?.codec],
+      ['h264', 128, 128, 8, '8/1', 'aac'],
+      'the image was scaled, repeated, and the WAV went in',
+    );
   });
 
   it('workflow-lipsync-standin: an uploaded video goes through LoadVideo → GetVideoComponents with the WAV into a new mp4', async () => {

@@ -9,6 +9,7 @@ import { createRunner, type RunnerDeps } from '../../lib/runner/runner.ts';
 import { FakeComfyUIClient } from '../fakes/comfyui-client.ts';
 import { FakeEventStream } from '../fakes/event-stream.ts';
 import { FakeProcessManager } from '../fakes/process-manager.ts';
+import { fakeMedia } from '../fakes/media.ts';
 import { FakeRunStore } from '../fakes/run-store.ts';
 
 /**
@@ -61,7 +62,7 @@ function setup(overrides: Partial<RunnerDeps> = {}) {
   const events = new FakeEventStream();
   const processManager = new FakeProcessManager();
   const log = createMemoryLogger();
-  const runner = createRunner({ runs, comfyui: comfyui, events, processManager, log, defaultTimeoutS: 600, eventsReadyMs: 100, ...overrides });
+  const runner = createRunner({ runs, comfyui: comfyui, events, processManager, log, media: fakeMedia(), defaultTimeoutS: 600, eventsReadyMs: 100, ...overrides });
   open.push(runner);
   const manifest = (id: string) => runs.manifests.get(id) as Manifest;
   const promptOf = (id: string) => String(manifest(id).phases.comfyui.prompt_id);

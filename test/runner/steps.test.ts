@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createTerminalWriter } from '../../lib/runner/terminal.ts';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunError } from '../../lib/errors.ts';
 import type { Job } from '../../lib/jobs/schema.ts';
@@ -10,6 +11,7 @@ import { finishRun, type RunSteps } from '../../lib/runner/finish-run.ts';
 import { createPhasePatcher } from '../../lib/runner/phase-patcher.ts';
 import { beginPhase, endPhase } from '../../lib/runner/phases.ts';
 import { FakeRunStore } from '../fakes/run-store.ts';
+import { MEDIA_CONFIG, makePng, realTools } from '../support/media.ts';
 
 const JOB = { workflow: { '1': { class_type: 'EmptyImage', inputs: {} } } } as unknown as Job;
 
@@ -79,14 +81,18 @@ describe('finishRun', () => {
         failed.push([rid, phase, error]);
       },
       end: createTerminalWriter(runs, createMemoryLogger()).end,
+      media: { config: MEDIA_CONFIG, tools: realTools, peek: () => null },
+      lipsync: () => Promise.reject(new Error('no lipsync in these tests')),
+      progressEveryMs: 500,
     };
     return { runs, id, steps, failed };
   }
+  const signal = new AbortController().signal;
   const artifact = { path: 'outputs/a.png', bytes: 3, sha256: 'ab', phase: 'comfyui' as const };
 
   it('VIDAX stopping: nothing is written, the run stays running for recovery', async () => {
     const t = running();
-    await finishRun(t.steps, t.id, JOB, { ok: false, stopped: true });
+    await finishRun(t.steps, t.id, JOB, { ok: false, stopped: true }, signal);
     assert.equal(t.runs.writes.get(t.id), undefined);
     assert.deepEqual(t.failed, []);
     assert.deepEqual(t.runs.eventTypes(t.id), []);
@@ -95,14 +101,14 @@ describe('finishRun', () => {
   it('a comfyui failure fails the run in the comfyui phase with that error', async () => {
     const t = running();
     const error = { code: 'COMFYUI_EXECUTION_ERROR', message: 'node 2 failed' };
-    await finishRun(t.steps, t.id, JOB, { ok: false, stopped: false, error });
+    await finishRun(t.steps, t.id, JOB, { ok: false, stopped: false, error }, signal);
     assert.deepEqual(t.failed, [[t.id, 'comfyui', error]]);
   });
 
   it('success without encode: one write records the outputs and ends the run completed/success', async () => {
     const job = { ...JOB, phases: { encode: { enabled: false } } } as unknown as Job;
     const t = running(job);
-    await finishRun(t.steps, t.id, job, { ok: true, artifacts: [artifact], files: 1 });
+    await finishRun(t.steps, t.id, job, { ok: true, artifacts: [artifact], files: 1 }, signal);
     const m = t.runs.manifests.get(t.id);
     assert.equal(t.runs.writes.get(t.id), 1, 'the comfyui outcome and the end of the run in one write');
     assert.deepEqual([m?.run_status, m?.exit_status, m?.phases.comfyui.status, m?.phases.comfyui.outputs, m?.phases.comfyui.queue_position], ['completed', 'success', 'completed', 1, null]);
@@ -112,13 +118,28 @@ describe('finishRun', () => {
     assert.equal(types.at(-1), 'run.completed', 'the last event lands before the final write');
   });
 
-  it('success with encode: final.mp4 is written and listed, the run completed', async () => {
+  it('success with encode: the PNG output becomes a one-frame final.mp4 (real ffmpeg), listed with its media', async () => {
     const t = running();
-    await finishRun(t.steps, t.id, JOB, { ok: true, artifacts: [], files: 0 });
+    makePng(join(t.runs.paths(t.id).workdir, 'outputs/a.png'), 32, 24);
+    await finishRun(t.steps, t.id, JOB, { ok: true, artifacts: [artifact], files: 1 }, signal);
     const m = t.runs.manifests.get(t.id);
+    assert.deepEqual(t.failed, []);
     assert.equal(m?.run_status, 'completed');
     assert.equal(m?.phases.encode.status, 'completed');
+    const media = m?.phases.encode.media as { frames: number; width: number; video_codec: string };
+    assert.deepEqual([media.frames, media.width, media.video_codec], [1, 32, 'h264']);
     assert.ok(m?.artifacts.some((a) => a.path === 'final.mp4' && a.phase === 'encode'));
     assert.ok(existsSync(t.runs.paths(t.id).final));
+  });
+
+  it('encode with no visual output fails ENCODE_NO_MEDIA naming the outputs, and writes no final.mp4', async () => {
+    const t = running();
+    const notes = { ...artifact, path: 'outputs/notes.txt' };
+    await finishRun(t.steps, t.id, JOB, { ok: true, artifacts: [notes], files: 1 }, signal);
+    const m = t.runs.manifests.get(t.id);
+    assert.deepEqual([m?.run_status, m?.phases.encode.status, m?.error?.code], ['failed', 'failed', 'ENCODE_NO_MEDIA']);
+    assert.match(String(m?.error?.message), /notes\.txt/);
+    assert.equal(m?.phases.comfyui.status, 'completed', 'the comfyui outcome is recorded');
+    assert.equal(existsSync(t.runs.paths(t.id).final), false);
   });
 });

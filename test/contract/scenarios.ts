@@ -273,9 +273,11 @@ export function contractSuite(make: () => Promise<Target>) {
       assert.equal(mp4.length, 1, JSON.stringify(m.artifacts));
       const final = readFileSync(join(m.workdir, 'final.mp4'));
       assert.equal(final.subarray(4, 8).toString('latin1'), 'ftyp');
-      assert.equal(m.phases.encode.placeholder, false);
-      if (t.kind === 'real') {
-        // The real SaveVideo gives H.264 + AAC: 8 frames of 128×128 at 8 fps, with the WAV's second of sound.
+      assert.equal(m.phases.encode.source, mp4[0].path, 'final.mp4 is encoded from the clip ComfyUI made');
+      assert.deepEqual([m.phases.encode.media.video_codec, m.phases.encode.media.frames, m.phases.encode.media.audio_codec], ['h264', 8, 'aac']);
+      {
+        // SaveVideo (real, or the simulator's through ffmpeg) gives H.264 + AAC: 8 frames of 128×128
+        // at 8 fps, with the WAV's second of sound; encode keeps them in final.mp4.
         const probe = ffprobe(join(m.workdir, 'final.mp4'));
         if (probe) {
           const v = probe.streams.find((x: Json) => x.codec_type === 'video');

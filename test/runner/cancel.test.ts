@@ -80,7 +80,7 @@ describe('POST /jobs/:id/cancel', () => {
   });
 
   it('removes a prompt still waiting in ComfyUI\'s queue; the run ahead of it completes', async () => {
-    const first = await vx.createRun({ workflow: slow(60, 'ahead') });
+    const first = await vx.createRun({ workflow: slow(200, 'ahead') }); // 4 s: room for the cancel on a loaded machine
     const second = await vx.createRun({ workflow: slow(60, 'behind') });
     await vx.start(first);
     await vx.start(second);

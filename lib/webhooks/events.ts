@@ -25,6 +25,18 @@ export const WEBHOOK_EVENT_TYPES = [
   'comfyui.output_refused',
   'comfyui.events_lost',
   'comfyui.interrupted_by_vidax',
+  'media.progress',
+  'lipsync.reattached',
+  'lipsync.queued',
+  'lipsync.started',
+  'lipsync.cached',
+  'lipsync.node_started',
+  'lipsync.progress',
+  'lipsync.node_output',
+  'lipsync.output_downloaded',
+  'lipsync.output_refused',
+  'lipsync.events_lost',
+  'lipsync.interrupted_by_vidax',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -50,7 +50,7 @@ const EVENT_TYPES = [
   'run.created', 'run.started', 'run.reattached', 'run.completed', 'run.failed', 'run.cancel_requested',
   'phase.started', 'phase.completed', 'phase.skipped', 'phase.failed',
   'comfyui.queued', 'comfyui.started', 'comfyui.cached', 'comfyui.node_started', 'comfyui.progress',
-  'comfyui.node_output', 'comfyui.output_downloaded', 'comfyui.events_lost',
+  'comfyui.node_output', 'comfyui.output_downloaded', 'comfyui.events_lost', 'media.progress',
 ];
 
 /** The watch saw every line of events.jsonl exactly once, in order, as `data`. */

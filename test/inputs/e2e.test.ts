@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import { FormData, fetch } from 'undici';
 import { TEST_KEY, tempDir } from '../support/context.ts';
-import { probe } from '../support/media.ts';
+import { makeClip, probe } from '../support/media.ts';
 import { startVidaxWithSim } from '../support/vidax.ts';
 
 type Vidax = Awaited<ReturnType<typeof startVidaxWithSim>>;
@@ -105,8 +105,10 @@ describe('inputs through prepare into ComfyUI (managed simulator)', () => {
 
   it('workflow-lipsync-standin: an uploaded video goes through LoadVideo → GetVideoComponents with the WAV into a new mp4', async () => {
     const standin = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/comfyui/workflows/workflow-lipsync-standin.json'), 'utf8'));
-    // A video as the simulator itself writes them: an mp4 box carrying its frame count, rate and size.
-    const clip = Buffer.concat([Buffer.from('0000001c6674797069736f6d', 'hex'), Buffer.from('{"frames":5,"fps":10,"width":16,"height":12}')]);
+    // A real video-only clip (a lip-sync replaces the audio anyway): 5 frames of 16×12 at 10 fps.
+    const clipPath = join(tempDir(), 'face.mp4');
+    makeClip(clipPath, 0.5, { size: '16x12', fps: 10 });
+    const clip = readFileSync(clipPath);
     const form = new FormData();
     form.append('job', JSON.stringify({ workflow: standin, params: [{ node: '1', input: 'file', input_file: 'face' }, { node: '3', input: 'audio', input_file: 'voice' }] }));
     form.append('face', new Blob([new Uint8Array(clip)], { type: 'video/mp4' }), 'face.mp4');
@@ -118,7 +120,12 @@ describe('inputs through prepare into ComfyUI (managed simulator)', () => {
     const m = await vx.manifest(id);
     assert.equal(JSON.parse(readFileSync(join(m.workdir, 'workflow.json'), 'utf8'))['1'].inputs.file, `vidax/${id}/face.mp4`);
     const mp4 = m.artifacts.find((a: { path: string; phase: string }) => a.phase === 'comfyui' && a.path.endsWith('.mp4'));
-    assert.match(readFileSync(join(m.workdir, mp4.path), 'latin1'), /"frames":5,"fps":10,"width":16,"height":12,"audio_bytes":4044/);
+    const out = probe(join(m.workdir, mp4.path));
+    assert.deepEqual(
+      [out.video?.codec, out.video?.width, out.video?.height, out.video?.frames, out.video?.fps, out.audio?.codec],
+      ['h264', 16, 12, 5, '10/1', 'aac'],
+      'the same frames, with the WAV as its new audio track',
+    );
   });
 
   it('a URL input is fetched at prepare through the guard, hashed and listed with source url', async () => {

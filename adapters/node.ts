@@ -153,7 +153,39 @@ async function main(): Promise<void> {
   // Run directories, their files and comfyui.log hold customer data: not world-readable
   // (umask 027: directories 0750, files 0640). Set before anything is created.
   process.umask(Number.parseInt(config.umask, 8));
-  let running: RunningServer;
+  // Signals are caught from here on, before the server starts: one that arrives while VIDAX is
+  // still starting is honoured as soon as it listens (never the default kill mid-start).
+  // The first SIGTERM/SIGINT starts the drain; later ones (npm forwards Ctrl-C a second time,
+  // systemd signals the whole group) are logged and ignored. Only the drain deadline or SIGKILL
+  // ends the process before the drain is done.
+  let running: RunningServer | undefined;
+  let stopSignal: string | undefined;
+  const drain = (server: RunningServer, signal: string) => {
+    log.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error('shutdown failed', errorFields(err));
+        process.exit(1);
+      },
+    );
+  };
+  const shutdown = (signal: string) => {
+    if (stopSignal) {
+      log.warn('already shutting down; signal ignored', { signal });
+      return;
+    }
+    stopSignal = signal;
+    if (running) drain(running, signal);
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
   try {
     running = await startServer({ config, log });
   } catch (err) {
@@ -163,33 +195,7 @@ async function main(): Promise<void> {
   }
   log.info('listening', { url: running.url, runs_dir: config.runsDir, version: VERSION });
   process.stderr.write(`VIDAX ${VERSION} listening on ${running.url}\n`);
-  // The first SIGTERM/SIGINT starts the drain; later ones (npm forwards Ctrl-C a second time,
-  // systemd signals the whole group) are logged and ignored. Only the drain deadline or SIGKILL
-  // ends the process before the drain is done.
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      log.warn('already shutting down; signal ignored', { signal });
-      return;
-    }
-    stopping = true;
-    log.info('shutting down', { signal });
-    const force = setTimeout(() => {
-      log.error('shutdown timed out; exiting');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
-    running.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error('shutdown failed', errorFields(err));
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => shutdown('SIGHUP'));
+  if (stopSignal) drain(running, stopSignal);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

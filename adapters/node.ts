@@ -10,6 +10,7 @@ import { type Context, createContext } from '../lib/context.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
 import { createRequestLog } from '../lib/http/request-log.ts';
 import { lockRunsDir, RunsDirInUse } from '../lib/runs/lock.ts';
+import { describeComfyUI } from '../lib/comfyui/startup-check.ts';
 import { VERSION } from '../lib/version.ts';
 import { createApp } from './app.ts';
 import { answerClientError, answerConnect } from './client-error.ts';
@@ -139,7 +140,26 @@ export async function startServer({ config, log }: StartOptions): Promise<Runnin
 }
 
 /** The process entry: config from the environment, signals, exit codes. */
+const USAGE = `usage: node dist/vidax.mjs   (or: npm start)
+
+VIDAX: an HTTP job API in front of ComfyUI. Takes no arguments; configured by
+config/vidax.json in the working folder (or the file named by VIDAX_CONFIG) and env overrides:
+  VIDAX_API_KEY       the key every request must send in X-API-Key (required, >= 16 chars)
+  VIDAX_HOST          address to listen on (default 127.0.0.1)
+  VIDAX_PORT          port to listen on (default 8787; 0 = any free port)
+  VIDAX_RUNS_DIR      where run directories live (relative: to the working folder)
+  VIDAX_COMFYUI_URL   where ComfyUI answers (default http://127.0.0.1:8188)
+  VIDAX_WEBHOOKS_SECRET  the webhook signing secret (whsec_...)
+  VIDAX_CONFIG        the config file to read
+Stops on SIGTERM, SIGINT or SIGHUP after draining (exit 0). Exit 2: bad configuration, or the
+runs dir is in use by another VIDAX. See README.md.
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   const out = batchedWriter((data) => process.stdout.write(data));
   process.on('exit', out.flush);
   const log = createJsonLogger(out.write);
@@ -194,7 +214,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   log.info('listening', { url: running.url, runs_dir: config.runsDir, version: VERSION });
-  process.stderr.write(`VIDAX ${VERSION} listening on ${running.url}\n`);
+  process.stderr.write(`VIDAX ${VERSION} listening on ${running.url} (runs in ${config.runsDir})\n`);
+  const comfyui = describeComfyUI(config.comfyui, process.cwd());
+  process.stderr.write(`${comfyui.line}\n`);
+  for (const warning of comfyui.warnings) {
+    log.warn('comfyui config', { warning });
+    process.stderr.write(`warning: ${warning}\n`);
+  }
   if (stopSignal) drain(running, stopSignal);
 }
 

@@ -94,7 +94,10 @@ say(`  curl ${k} ${running.url}/health`);
 say(`  curl ${k} ${running.url}/comfyui/health`);
 say(`  curl ${k} ${running.url}/jobs/${id}`);
 say(`  curl ${k} ${running.url}/jobs/${id}/logs`);
-say(`  curl ${k} -H 'content-type: application/json' -d @scripts/demo-job.json ${running.url}/jobs`);
+say('A new run from any folder: create it, then start it, then follow it:');
+say(`  id=$(curl -s ${k} -H 'content-type: application/json' -d @${join(ROOT, 'scripts', 'demo-job.json')} ${running.url}/jobs | sed -E 's/.*"run_id":"([^"]+)".*/\\1/')`);
+say(`  curl ${k} -X POST ${running.url}/jobs/$id/start`);
+say(`  curl ${k} ${running.url}/jobs/$id`);
 say(`Ctrl-C stops VIDAX and its simulator, and removes ${base}.`);
 
 // Ctrl-C reaches npm and this process, and npm forwards it again: the first signal stops, later

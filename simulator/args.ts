@@ -9,6 +9,8 @@ export interface SimOptions {
   outputDir: string;
   inputDir: string;
   tempDir: string;
+  /** The fresh folder under the OS temp folder that holds the default dirs (removed at exit), or null with --base-directory. */
+  ownBase: string | null;
   cacheNone: boolean;
   version: string;
   maxUploadBytes: number;
@@ -85,6 +87,7 @@ export function parseSimArgs(argv: string[], env: Record<string, string | undefi
     outputDir: resolve(given.get('output-directory') ?? join(base, 'output')),
     inputDir: resolve(given.get('input-directory') ?? join(base, 'input')),
     tempDir: tempParent ? join(resolve(tempParent), 'temp') : join(base, 'temp'),
+    ownBase: given.has('base-directory') ? null : base,
     cacheNone: given.has('cache-none'),
     version: given.get('version-string') || '0.3.64',
     maxUploadBytes: Math.round((given.has('max-upload-size') ? num('max-upload-size', given.get('max-upload-size')!, false) : 100) * 1024 * 1024),

@@ -6,7 +6,30 @@ import { totalmem } from 'node:os';
 import { ArgError, createLog, parseSimArgs, type SimOptions } from './args.ts';
 import { createSim, type RunningSim } from './server.ts';
 
+const USAGE = `usage: npm run sim -- [--listen [IP]] [--port PORT] [flags]
+   or: node --import tsx simulator/main.ts [same flags]
+
+The VIDAX ComfyUI simulator: ComfyUI 0.3.64's HTTP + WebSocket API, no models, no GPU.
+  --listen [IP]              address (default 127.0.0.1; bare --listen: 0.0.0.0)
+  --port N                   port (default 8188; 0 = any free port)
+  --output-directory D, --input-directory D, --temp-directory D, --base-directory D
+                             folders (default: a fresh folder under the OS temp folder,
+                             removed when the simulator stops)
+  --cache-none               re-run every node
+  --max-upload-size MB       request body limit (default 100)
+  --version-string V         ComfyUI version to emulate (default 0.3.64)
+Faults (each also an env var): --startup-delay-ms N (SIM_STARTUP_DELAY_MS), --never-ready
+(SIM_NEVER_READY=1), --exit-at-start CODE (SIM_EXIT_AT_START), --crash-after-ms N
+(SIM_CRASH_AFTER_MS), --fail-node CLASS (SIM_FAIL_NODE), --silent-ws (SIM_SILENT_WS=1),
+--hang-http (SIM_HANG_HTTP=1). Other ComfyUI flags are accepted and ignored.
+Stops on SIGTERM or SIGINT (exit 0).
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   // Like ComfyUI (Python ignores SIGPIPE; its logging swallows the write error), losing the
   // reader of stdout/stderr (e.g. the VIDAX that started it was killed) must not stop the server.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
@@ -19,6 +42,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLog(opts);
+  // The default dirs live in a fresh folder of the OS temp folder: it goes with the process,
+  // however it ends (a signal, --exit-at-start, --crash-after-ms).
+  if (opts.ownBase) process.on('exit', () => rmSync(opts.ownBase as string, { recursive: true, force: true }));
   let running: RunningSim | null = null;
   const stop = (signal: string) => {
     if (signal === 'SIGINT') log.info('\nStopped server');

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { it } from 'node:test';
 import { isAlive, until } from './support/comfyui.ts';
+import { spawnSync } from 'node:child_process';
+import { tempDir } from './support/context.ts';
 import { spawnNpm } from './support/spawn.ts';
 import { probe } from './support/media.ts';
 
@@ -27,6 +29,14 @@ it('npm run demo: runs the sample job to the end, prints key, paths and curl lin
     const key = out.match(/demo\): ([0-9a-f]{48})/)?.[1] ?? '';
     const health = await (await fetch(`${url}/comfyui/health`, { headers: { 'x-api-key': key } })).json();
     assert.equal(health.managed, true);
+    // The printed commands for a new run work as they stand, from any folder.
+    const lines = out.split('\n').map((l) => l.trim());
+    const create = lines.find((l) => l.startsWith('id=$(curl')) ?? '';
+    const startCmd = lines.find((l) => l.includes('-X POST') && l.endsWith('/jobs/$id/start')) ?? '';
+    assert.ok(create && startCmd, 'the create and start commands are printed');
+    const shell = spawnSync('sh', ['-c', `${create}\n${startCmd}`], { cwd: tempDir(), encoding: 'utf8' });
+    assert.equal(shell.status, 0, shell.stderr);
+    assert.match(shell.stdout, /"run_status":"running"/, `start answered: ${shell.stdout}`);
     const base = out.match(/and removes (\S+)\.$/m)?.[1] ?? '';
     assert.ok(existsSync(base));
     npm.signalGroup('SIGINT'); // Ctrl-C: the terminal signals the group, npm forwards it again

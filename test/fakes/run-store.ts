@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { vidaxError } from '../../lib/errors.ts';
 import type { Job } from '../../lib/jobs/schema.ts';
 import type { RunEvent } from '../../lib/runs/event-log.ts';
 import { deepFreeze, isTerminal, type Manifest, newManifest } from '../../lib/runs/manifest.ts';
 import type { CreatedRun, RunPaths, RunStore } from '../../lib/runs/types.ts';
+import { tempDir } from '../support/context.ts';
 
 /**
  * The run store in memory: manifests, jobs and events live in maps (updates serialized per run,
@@ -13,7 +13,7 @@ import type { CreatedRun, RunPaths, RunStore } from '../../lib/runs/types.ts';
  * under a temp folder, for the files the runner writes itself (workflow.json, outputs/, final.mp4).
  */
 export class FakeRunStore implements RunStore {
-  readonly runsDir = mkdtempSync(join(tmpdir(), 'vidax-fake-runs-'));
+  readonly runsDir = tempDir('vidax-fake-runs-');
   readonly manifests = new Map<string, Manifest>();
   readonly jobs = new Map<string, Job>();
   readonly events = new Map<string, RunEvent[]>();

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyCheck } from '../../lib/http/auth.ts';
@@ -7,9 +7,17 @@ import { createMemoryLogger } from '../../lib/logger.ts';
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
 
-/** A fresh temporary folder. */
+const made: string[] = [];
+// Every test file runs in a process of its own: its temp folders go when it exits.
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix = 'vidax-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** A validated config over a temp runs directory, with overrides. */

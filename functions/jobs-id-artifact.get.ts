@@ -1,4 +1,4 @@
-import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { type Definition, defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { artifactResponse } from '../lib/runs/artifacts.ts';
 import type { RunStore } from '../lib/runs/store.ts';
 import { BinarySchema, FILE_HEADERS } from '../lib/api/schemas.ts';
@@ -11,7 +11,8 @@ export interface ArtifactContext extends FunctionContext {
  * GET /jobs/:id/artifacts/<path>: one file the manifest lists (e.g. `outputs/a_00001_.png`,
  * `final.mp4`, `inputs/face`), with ETag, Range (206/416) and If-None-Match (304).
  */
-export default defineFunction<ArtifactContext>({
+/** The GET answer's definition; HEAD (the `.head.ts` twin) reuses it with its own summary. */
+export const download: Definition<ArtifactContext> = {
   method: 'GET',
   path: '/jobs/:id/artifacts/:path+',
   summary: 'Download one file of the run the manifest lists',
@@ -32,4 +33,6 @@ export default defineFunction<ArtifactContext>({
   },
   errors: ['run_not_found', 'artifact_not_found', 'range_not_satisfiable'],
   handler: ({ request, ctx, params }) => artifactResponse(request, ctx.runs, params.id ?? '', params.path ?? ''),
-});
+};
+
+export default defineFunction<ArtifactContext>(download);

@@ -1,4 +1,4 @@
-import { defineFunction, type FunctionContext } from '../lib/http/function.ts';
+import { type Definition, defineFunction, type FunctionContext } from '../lib/http/function.ts';
 import { artifactResponse } from '../lib/runs/artifacts.ts';
 import type { RunStore } from '../lib/runs/store.ts';
 import { BinarySchema, FILE_HEADERS } from '../lib/api/schemas.ts';
@@ -8,7 +8,8 @@ export interface FinalContext extends FunctionContext {
 }
 
 /** GET /jobs/:id/final.mp4: the finished video, as the artifact `final.mp4`; 404 until `encode` completed. */
-export default defineFunction<FinalContext>({
+/** The GET answer's definition; HEAD (the `.head.ts` twin) reuses it with its own summary. */
+export const download: Definition<FinalContext> = {
   method: 'GET',
   path: '/jobs/:id/final.mp4',
   summary: 'Download the finished video (404 until encode completed)',
@@ -29,4 +30,6 @@ export default defineFunction<FinalContext>({
   errors: ['run_not_found', 'artifact_not_found', 'range_not_satisfiable'],
   handler: ({ request, ctx, params }) =>
     artifactResponse(request, ctx.runs, params.id ?? '', 'final.mp4', (m) => m.phases.encode.status === 'completed'),
-});
+};
+
+export default defineFunction<FinalContext>(download);

@@ -81,7 +81,7 @@ export interface VidaxFunction<C extends FunctionContext = FunctionContext> {
   serve(request: Request, ctx: C, requestId: string): Promise<Response>;
 }
 
-interface Definition<C, S extends v.GenericSchema | undefined> extends FunctionDoc {
+export interface Definition<C, S extends v.GenericSchema | undefined = undefined> extends FunctionDoc {
   method: Method;
   /** itty-router style path, e.g. `/jobs/:id`; a last `:name+` takes the rest of the path, undecoded. */
   path: string;

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../files/atomic-file.ts';
 import { requireTools } from '../media/env.ts';
 import { MediaAborted, MediaFailure, runFfmpeg } from '../media/ffmpeg.ts';
 import type { Media } from '../media/service.ts';
+import { lipsyncVideo } from '../media/lipsync-video.ts';
 import { pickCurrent } from '../media/source.ts';
 import { stageInput } from '../media/stage.ts';
 import { type ComfyUIPhaseIO, type ComfyUIPhaseResult, finishPrompt } from './comfyui-phase.ts';
@@ -142,15 +143,10 @@ export function createLipsync(deps: LipsyncDeps): LipsyncRun {
   };
 }
 
-/** The current video as one file under `lipsync/in/` (frames are first made into a clip). */
+/** The current video as one file under `lipsync/in/`: its video stream alone, or a clip made of the frames. */
 async function videoFile(deps: LipsyncDeps, workdir: string, current: Parameters<LipsyncRun>[0]['current'], signal: AbortSignal): Promise<string> {
-  if (current.kind === 'video') {
-    const ext = extname(current.path).toLowerCase();
-    const rel = join(DIR, 'in', `lipsync-video${/^\.[a-z0-9]{1,5}$/.test(ext) ? ext : '.mp4'}`);
-    await link(join(workdir, current.path), join(workdir, rel));
-    return rel;
-  }
   const tools = await deps.media.tools();
+  if (current.kind === 'video') return lipsyncVideo({ workdir, tools, config: deps.media.config, signal }, current.path, join(DIR, 'in'));
   const bins = requireTools({ workdir, tools, config: deps.media.config }, 'lipsync');
   const staged = await stageInput(workdir, join(DIR, 'frames'), current);
   const rel = join(DIR, 'in', 'lipsync-video.mp4');

@@ -1,10 +1,9 @@
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncAndRename, tempPathFor } from '../files/atomic-file.ts';
+import { tempPathFor } from '../files/atomic-file.ts';
 import { type MediaEnv, requireTools } from './env.ts';
 import { MediaFailure, runFfmpeg } from './ffmpeg.ts';
-import { hashFile } from './hash.ts';
-import { probeMedia } from './probe.ts';
+import { type FinalMedia, keepVerified, probeMedia } from './probe.ts';
 import type { Current } from './source.ts';
 import { stageInput, unstage } from './stage.ts';
 
@@ -15,19 +14,6 @@ export interface EncodeOptions {
   height?: number | undefined;
   /** Name of a run input (`<run>/inputs/<name>`) whose audio replaces the video's. */
   audio?: string | undefined;
-}
-
-export interface FinalMedia {
-  duration_s: number | null;
-  width: number | null;
-  height: number | null;
-  fps: number | null;
-  frames: number | null;
-  video_codec: string | null;
-  audio_codec: string | null;
-  pix_fmt: string | null;
-  bytes: number;
-  sha256: string;
 }
 
 const INPUT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -91,7 +77,7 @@ export async function encodeFinal(env: MediaEnv, current: Current | null, o: Enc
     let durationS = staged.totalS;
     let sourceAudio = false;
     if (current.kind === 'video') {
-      const info = await probeMedia(bins.ffprobe, workdir, staged.path, { signal, failCode: 'ENCODE_FAILED' });
+      const info = await probeMedia(bins.ffprobe, workdir, staged.path, { signal, setpriv: bins.setpriv, failCode: 'ENCODE_FAILED' });
       if (!info.video_codec) throw new MediaFailure('ENCODE_FAILED', `${current.path} has no video stream`);
       durationS = info.duration_s;
       sourceAudio = info.audio_codec !== null;
@@ -103,13 +89,14 @@ export async function encodeFinal(env: MediaEnv, current: Current | null, o: Enc
       if (!INPUT_NAME.test(o.audio) || !(await access(join(workdir, rel)).then(() => true, () => false))) {
         throw new MediaFailure('MEDIA_INPUT_MISSING', `phases.encode.audio names input "${o.audio.slice(0, 128)}", which this run does not have`);
       }
-      const info = await probeMedia(bins.ffprobe, workdir, rel, { signal, failCode: 'ENCODE_FAILED' });
+      const info = await probeMedia(bins.ffprobe, workdir, rel, { signal, setpriv: bins.setpriv, failCode: 'ENCODE_FAILED' });
       if (!info.audio_codec) throw new MediaFailure('ENCODE_FAILED', `input "${o.audio}" has no audio stream`);
       inputs.push('-i', rel);
       withAudio = 'input';
     }
     await runFfmpeg({
       bin: bins.ffmpeg,
+      setpriv: bins.setpriv,
       args: [...inputs, ...encodeArgs({ ...o, encoder: env.tools.encoder ?? 'libx264', withAudio, durationS, out: tmp })],
       cwd: workdir,
       timeoutMs: env.config.timeoutS * 1000,
@@ -119,14 +106,13 @@ export async function encodeFinal(env: MediaEnv, current: Current | null, o: Enc
       failCode: 'ENCODE_FAILED',
       what: 'encoding final.mp4',
     });
-    const info = await probeMedia(bins.ffprobe, workdir, tmp, { signal, failCode: 'ENCODE_FAILED' });
-    if (info.video_codec !== 'h264' || !info.frames) {
-      throw new MediaFailure('ENCODE_FAILED', `ffprobe does not see an H.264 video in the encoded file (${info.video_codec ?? 'no video'}, ${info.frames ?? 0} frames)`);
-    }
-    const { bytes, sha256 } = await hashFile(join(workdir, tmp));
-    await syncAndRename(join(workdir, tmp), join(workdir, 'final.mp4'));
-    const { audio_duration_s: _a, format: _f, ...media } = info;
-    return { media: { ...media, bytes, sha256 }, source: current.kind === 'video' ? current.path : `${current.paths.length} frames` };
+    const media = await keepVerified(bins.ffprobe, workdir, tmp, 'final.mp4', {
+      signal,
+      setpriv: bins.setpriv,
+      failCode: 'ENCODE_FAILED',
+      check: (i) => (i.video_codec === 'h264' && i.frames ? null : `ffprobe does not see an H.264 video in the encoded file (${i.video_codec ?? 'no video'}, ${i.frames ?? 0} frames)`),
+    });
+    return { media, source: current.kind === 'video' ? current.path : `${current.paths.length} frames` };
   } finally {
     await rm(join(workdir, tmp), { force: true });
     await unstage(workdir, 'encode');

@@ -12,11 +12,11 @@ export interface MediaEnv {
 }
 
 /** MEDIA_TOOL_MISSING unless ffmpeg, ffprobe (and the named capability) were found at start. */
-export function requireTools(env: MediaEnv, phase: string, needs: { encoder?: boolean } = {}): { ffmpeg: string; ffprobe: string } {
+export function requireTools(env: MediaEnv, phase: string, needs: { encoder?: boolean } = {}): { ffmpeg: string; ffprobe: string; setpriv: string | null } {
   const t = env.tools;
   if (!t.ffmpeg || !t.ffprobe || (needs.encoder && !t.encoder)) {
     const why = t.problems.length > 0 ? t.problems.join('; ') : 'ffmpeg lacks what this phase needs';
     throw new MediaFailure('MEDIA_TOOL_MISSING', `the ${phase} phase needs ffmpeg: ${why}`, { problems: t.problems });
   }
-  return { ffmpeg: t.ffmpeg.path, ffprobe: t.ffprobe.path };
+  return { ffmpeg: t.ffmpeg.path, ffprobe: t.ffprobe.path, setpriv: t.setpriv ?? null };
 }

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { dieWithParent } from './leftovers.ts';
 
 /** The last `maxChars` of a stream, as lines without ANSI colours. */
 function createTail(maxChars = 8192) {
@@ -43,6 +44,8 @@ export interface FfmpegProgress {
 
 export interface FfmpegRun {
   bin: string;
+  /** `setpriv` to start ffmpeg through so it dies with VIDAX (see dieWithParent), when found. */
+  setpriv?: string | null | undefined;
   /** Arguments after VIDAX's own (`-hide_banner -nostdin -y -nostats -progress pipe:1`). */
   args: readonly string[];
   /** The run directory: every path in `args` is relative to it and chosen by VIDAX. */
@@ -69,7 +72,8 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
   if (run.signal?.aborted) throw new MediaAborted(run.signal.reason);
   const argv = ['-hide_banner', '-nostdin', '-y', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', ...run.args];
   const tail = createTail(8192);
-  const child = execa(run.bin, argv, {
+  const [file, args] = dieWithParent(run.setpriv, run.bin, argv);
+  const child = execa(file, args, {
     cwd: run.cwd,
     stdin: 'ignore',
     buffer: false,

@@ -1,7 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { syncAndRename } from '../files/atomic-file.ts';
 import { MediaAborted, MediaFailure } from './ffmpeg.ts';
+import { hashFile } from './hash.ts';
+import { dieWithParent } from './leftovers.ts';
 
 /** What ffprobe says about a media file (the manifest's `media` minus bytes/sha256). */
 export interface MediaInfo {
@@ -16,6 +19,9 @@ export interface MediaInfo {
   audio_duration_s: number | null;
   format: string | null;
 }
+
+/** The manifest's `media` of a finished file: ffprobe's view plus its size and sha256. */
+export type FinalMedia = Omit<MediaInfo, 'audio_duration_s' | 'format'> & { bytes: number; sha256: string };
 
 interface Stream {
   codec_type?: string;
@@ -46,11 +52,12 @@ export async function probeMedia(
   bin: string,
   cwd: string,
   rel: string,
-  opts: { signal?: AbortSignal | undefined; timeoutMs?: number; failCode: string },
+  opts: { signal?: AbortSignal | undefined; timeoutMs?: number; failCode: string; setpriv?: string | null },
 ): Promise<MediaInfo> {
   const size = await stat(join(cwd, rel)).then((s) => s.size, () => -1);
   if (size <= 0) throw new MediaFailure(opts.failCode, `${rel} is ${size < 0 ? 'missing' : 'empty'}`);
-  const r = await execa(bin, ['-hide_banner', '-v', 'error', '-count_packets', '-print_format', 'json', '-show_format', '-show_streams', rel], {
+  const [file, args] = dieWithParent(opts.setpriv, bin, ['-hide_banner', '-v', 'error', '-count_packets', '-print_format', 'json', '-show_format', '-show_streams', rel]);
+  const r = await execa(file, args, {
     cwd,
     stdin: 'ignore',
     reject: false,
@@ -82,4 +89,24 @@ export async function probeMedia(
     audio_duration_s: float(audio?.duration),
     format: parsed.format?.format_name ?? null,
   };
+}
+
+/**
+ * The end of every media step: ffprobe of the temp output `tmp`, `check` (a reason to refuse
+ * it, or null), then its size and sha256, fsync and rename to `dest` (both inside `cwd`).
+ */
+export async function keepVerified(
+  bin: string,
+  cwd: string,
+  tmp: string,
+  dest: string,
+  opts: { signal?: AbortSignal | undefined; failCode: string; setpriv?: string | null; check(info: MediaInfo): string | null },
+): Promise<FinalMedia> {
+  const info = await probeMedia(bin, cwd, tmp, opts);
+  const refused = opts.check(info);
+  if (refused) throw new MediaFailure(opts.failCode, refused);
+  const { bytes, sha256 } = await hashFile(join(cwd, tmp));
+  await syncAndRename(join(cwd, tmp), join(cwd, dest));
+  const { audio_duration_s: _a, format: _f, ...media } = info;
+  return { ...media, bytes, sha256 };
 }

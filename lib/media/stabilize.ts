@@ -1,10 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncAndRename, tempPathFor } from '../files/atomic-file.ts';
+import { tempPathFor } from '../files/atomic-file.ts';
 import { type MediaEnv, requireTools } from './env.ts';
-import { MediaFailure, runFfmpeg } from './ffmpeg.ts';
-import { hashFile } from './hash.ts';
-import { probeMedia } from './probe.ts';
+import { runFfmpeg } from './ffmpeg.ts';
+import { keepVerified, probeMedia } from './probe.ts';
 import type { Current } from './source.ts';
 import { stageInput, unstage } from './stage.ts';
 
@@ -44,9 +43,9 @@ export async function stabilize(env: MediaEnv, current: Current, o: StabilizeOpt
   const staged = await stageInput(workdir, 'stabilize', current);
   const tmp = tempPathFor(STABILIZED);
   try {
-    const totalS = staged.totalS ?? (await probeMedia(bins.ffprobe, workdir, staged.path, { signal, failCode: 'STABILIZE_FAILED' })).duration_s;
+    const totalS = staged.totalS ?? (await probeMedia(bins.ffprobe, workdir, staged.path, { signal, setpriv: bins.setpriv, failCode: 'STABILIZE_FAILED' })).duration_s;
     const f = stabilizeFilters(o, TRANSFORMS);
-    const common = { bin: bins.ffmpeg, cwd: workdir, timeoutMs: env.config.timeoutS * 1000, signal, failCode: 'STABILIZE_FAILED' };
+    const common = { bin: bins.ffmpeg, setpriv: bins.setpriv, cwd: workdir, timeoutMs: env.config.timeoutS * 1000, signal, failCode: 'STABILIZE_FAILED' };
     // Progress: the detect pass is the first half, the transform pass the second.
     const half = (base: number) => (p: Parameters<NonNullable<MediaEnv['onProgress']>>[0]) =>
       env.onProgress?.({ ...p, ratio: p.ratio === null ? null : Math.round((base + p.ratio / 2) * 1000) / 1000 });
@@ -58,11 +57,13 @@ export async function stabilize(env: MediaEnv, current: Current, o: StabilizeOpt
       onProgress: half(0.5),
       what: 'stabilize (vidstabtransform pass)',
     });
-    const info = await probeMedia(bins.ffprobe, workdir, tmp, { signal, failCode: 'STABILIZE_FAILED' });
-    if (!info.video_codec || !info.frames) throw new MediaFailure('STABILIZE_FAILED', 'the stabilized file has no video frames');
-    const { bytes, sha256 } = await hashFile(join(workdir, tmp));
-    await syncAndRename(join(workdir, tmp), join(workdir, STABILIZED));
-    return { path: STABILIZED, bytes, sha256, frames: info.frames };
+    const { bytes, sha256, frames } = await keepVerified(bins.ffprobe, workdir, tmp, STABILIZED, {
+      signal,
+      setpriv: bins.setpriv,
+      failCode: 'STABILIZE_FAILED',
+      check: (i) => (i.video_codec && i.frames ? null : 'the stabilized file has no video frames'),
+    });
+    return { path: STABILIZED, bytes, sha256, frames };
   } finally {
     await rm(join(workdir, tmp), { force: true });
     await unstage(workdir, 'stabilize');

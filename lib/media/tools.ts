@@ -14,6 +14,8 @@ export interface MediaTools {
   encoder: string | null;
   /** Why `ok` is false, each saying what to install. */
   problems: string[];
+  /** util-linux `setpriv` with `--pdeathsig` (Linux): media tools start through it to die with VIDAX. */
+  setpriv?: string | null;
 }
 
 export interface MediaConfig {
@@ -38,11 +40,12 @@ const versionOf = (out: string | null) => out?.match(/version (\S+)/)?.[1] ?? nu
 
 /** Runs `-version`, `-filters` and `-encoders` once (in parallel); never throws. */
 export async function detectMediaTools(cfg: MediaConfig): Promise<MediaTools> {
-  const [ffmpegVersion, probeVersion, filters, encoders] = await Promise.all([
+  const [ffmpegVersion, probeVersion, filters, encoders, setprivHelp] = await Promise.all([
     run(cfg.ffmpeg, ['-hide_banner', '-version']),
     run(cfg.ffprobe, ['-hide_banner', '-version']),
     run(cfg.ffmpeg, ['-hide_banner', '-filters']),
     run(cfg.ffmpeg, ['-hide_banner', '-encoders']),
+    process.platform === 'linux' ? run('setpriv', ['--help']) : Promise.resolve(null),
   ]);
   const problems: string[] = [];
   const fv = versionOf(ffmpegVersion);
@@ -63,6 +66,7 @@ export async function detectMediaTools(cfg: MediaConfig): Promise<MediaTools> {
     encoders: found,
     encoder,
     problems,
+    setpriv: setprivHelp?.includes('--pdeathsig') ? 'setpriv' : null,
   };
 }
 

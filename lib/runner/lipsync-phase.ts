@@ -152,6 +152,7 @@ async function videoFile(deps: LipsyncDeps, workdir: string, current: Parameters
   const rel = join(DIR, 'in', 'lipsync-video.mp4');
   await runFfmpeg({
     bin: bins.ffmpeg,
+    setpriv: bins.setpriv,
     args: [...staged.args, '-vf', "scale=w='max(2,trunc(iw/2)*2)':h='max(2,trunc(ih/2)*2)'", '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt', 'yuv420p', '-f', 'mp4', rel],
     cwd: workdir,
     timeoutMs: deps.media.config.timeoutS * 1000,

@@ -4,6 +4,7 @@ import { type EncodeOptions, encodeFinal } from '../media/encode.ts';
 import type { MediaEnv } from '../media/env.ts';
 import { type FfmpegProgress, MediaAborted, MediaFailure } from '../media/ffmpeg.ts';
 import { hashFile } from '../media/hash.ts';
+import { killLeftovers } from '../media/leftovers.ts';
 import type { Media } from '../media/service.ts';
 import { type Current, pickCurrent } from '../media/source.ts';
 import { type StabilizeOptions, stabilize } from '../media/stabilize.ts';
@@ -118,9 +119,13 @@ export async function runMediaPhases(steps: MediaSteps, id: string, job: Job, si
       await flush();
       return failMedia(steps, id, name, cancelledError(name));
     }
+    // Cut off by a crash (recovery): any ffmpeg the dead VIDAX left in the run dir goes first,
+    // then the phase runs again from its input.
+    const rerun = state.status === 'running';
+    const leftovers = rerun ? await killLeftovers(workdir, [tools.ffmpeg?.path ?? 'ffmpeg', tools.ffprobe?.path ?? 'ffprobe']) : [];
     pending.push((m) => beginPhase(m, name, { progress: null }));
     await flush();
-    void event(id, 'phase.started', { phase: name });
+    void event(id, 'phase.started', { phase: name, ...(rerun ? { rerun: true, leftovers_killed: leftovers.length } : {}) });
     const progress = createProgress(steps, id, name);
     const phaseSignal = mediaSignal(signal, name);
     let out: PhaseOutput;

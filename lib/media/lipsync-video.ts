@@ -34,6 +34,7 @@ export async function lipsyncVideo(env: MediaEnv, current: string, dir: string):
   try {
     await runFfmpeg({
       bin: env.tools.ffmpeg.path,
+      setpriv: env.tools.setpriv,
       args: ['-i', source, '-map', '0:v:0', '-an', '-sn', '-dn', '-c:v', 'copy', '-f', muxer, tmp],
       cwd: workdir,
       timeoutMs: env.config.timeoutS * 1000,

@@ -40,12 +40,20 @@ export async function readBody(request: Request, maxBytes: number, limits?: Json
   return total === buf.length ? buf : buf.subarray(0, total);
 }
 
-/** JSON.parse of UTF-8 bytes, as 400 `invalid_json` when they are not JSON. */
+/**
+ * JSON.parse of UTF-8 bytes, as 400 `invalid_json` when they are not JSON. A UTF-8 byte-order
+ * mark before the JSON (Windows editors and PowerShell write one) is skipped, as RFC 8259 allows.
+ */
 export function parseJsonBytes(bytes: Uint8Array): unknown {
+  return parseJsonText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+}
+
+/** JSON.parse of a text (a leading byte-order mark skipped), as 400 `invalid_json`, its message prefixed by `where`. */
+export function parseJsonText(text: string, where = ''): unknown {
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
-    throw invalidJson((err as Error).message);
+    throw invalidJson(`${where}${(err as Error).message}`);
   }
 }
 

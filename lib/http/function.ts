@@ -139,8 +139,8 @@ export function issueList(issues: readonly v.BaseIssue<unknown>[]): { path: stri
   return issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message }));
 }
 
-export function validationFailed(issues: { path: string; message: string }[]): VidaxError {
-  return vidaxError('validation_failed', `request failed validation (${issues.length} issue${issues.length === 1 ? '' : 's'})`, {
+export function validationFailed(issues: { path: string; message: string }[], message?: string): VidaxError {
+  return vidaxError('validation_failed', message ?? `request failed validation (${issues.length} issue${issues.length === 1 ? '' : 's'})`, {
     details: issues,
   });
 }

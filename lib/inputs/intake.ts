@@ -1,9 +1,9 @@
 import type { Config } from '../config.ts';
-import { duplicateInput, invalidJson, limitExceeded } from '../errors.ts';
+import { duplicateInput, limitExceeded } from '../errors.ts';
 import { meterLimits, validationFailed } from '../http/function.ts';
 import { createJsonMeter, type JsonMeterLimits } from '../http/json-meter.ts';
 import { type JobParser, type JobSummary, parseJobBytes, parseJobValue, storedJob, toParsed } from '../jobs/job-parser.ts';
-import { readBody } from '../http/body.ts';
+import { parseJsonText, readBody } from '../http/body.ts';
 import { checkInputRefs, checkPhaseInputRefs } from '../jobs/checks.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { CreatedRun, RunStore } from '../runs/store.ts';
@@ -50,13 +50,7 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
       const form = await receiveMultipart(request, staging, { ...config.inputs, maxJobBytes: config.maxBodyBytes }, (text) => {
         const limits = meterLimits(config);
         if (limits) createJsonMeter(limits)(Buffer.from(text));
-        let raw: unknown;
-        try {
-          raw = JSON.parse(text);
-        } catch (err) {
-          throw invalidJson(`the job part: ${(err as Error).message}`);
-        }
-        early = parseJobValue(raw);
+        early = parseJobValue(parseJsonText(text, 'the job part: '));
       });
       ({ job, storedText } = toParsed(early as unknown as Job));
       uploaded = form.files;

@@ -3,7 +3,8 @@ import * as v from 'valibot';
 import { ERRORS, type ErrorCode, vidaxError } from '../errors.ts';
 import { parseJsonBytes } from '../http/body.ts';
 import { issueList, validationFailed } from '../http/function.ts';
-import { JOB_SCHEMA, type Job } from './schema.ts';
+import { isPlainObject } from './checks.ts';
+import { JOB_SCHEMA, type Job, wrapHint } from './schema.ts';
 
 /** JSON text → a validated job, synchronously; throws `invalid_json` or `validation_failed`. */
 export function parseJobBytes(bytes: Uint8Array): Job {
@@ -13,7 +14,11 @@ export function parseJobBytes(bytes: Uint8Array): Job {
 /** A parsed value → a validated job; throws `validation_failed` listing every issue. */
 export function parseJobValue(raw: unknown): Job {
   const parsed = v.safeParse(JOB_SCHEMA, raw, { abortEarly: false });
-  if (!parsed.success) throw validationFailed(issueList(parsed.issues));
+  if (!parsed.success) {
+    // A ComfyUI export or /prompt body: the error's message itself says how to wrap it.
+    const hint = isPlainObject(raw) ? wrapHint(raw) : null;
+    throw validationFailed(issueList(parsed.issues), hint?.message);
+  }
   return parsed.output;
 }
 

@@ -17,6 +17,44 @@ type ObjectIssue = { expected: string | null; received: string };
 const objectMessage = (what: string) => (issue: ObjectIssue) =>
   issue.expected === 'never' ? 'unknown field' : issue.received === 'undefined' ? 'is required' : `must be ${what}`;
 
+/**
+ * valibot's strictObject reports only the first unknown key of an object: `strict` reports every
+ * one (at most LIMITS.issues, then one issue counting the rest), so a client fixes them in one go.
+ */
+function strict<const E extends v.ObjectEntries>(entries: E, message: ReturnType<typeof objectMessage>) {
+  const schema = v.strictObject(entries, message);
+  const run = schema['~run'];
+  const everyKey: typeof run = function (this: typeof schema, dataset, config) {
+    const input = dataset.value;
+    const out = run.call(this, dataset, config);
+    if (config.abortEarly || !isPlainObject(input)) return out;
+    const unknown = Object.keys(input).filter((key) => !Object.hasOwn(entries, key));
+    const issue = (key: string | undefined, message: string): v.StrictObjectIssue => ({
+      kind: 'schema',
+      type: 'strict_object',
+      input: key,
+      expected: 'never',
+      received: key === undefined ? 'keys' : JSON.stringify(key),
+      message,
+      requirement: undefined,
+      path: key === undefined ? undefined : [{ type: 'object', origin: 'key', input, key, value: input[key] }],
+      issues: undefined,
+      lang: config.lang,
+      abortEarly: config.abortEarly,
+      abortPipeEarly: config.abortPipeEarly,
+    });
+    // valibot has reported the first one.
+    const more = unknown.slice(1, LIMITS.issues).map((key) => issue(key, 'unknown field'));
+    if (unknown.length > LIMITS.issues) more.push(issue(undefined, `and ${unknown.length - LIMITS.issues} more unknown fields`));
+    if (more.length > 0) {
+      out.typed = false;
+      (out.issues as v.StrictObjectIssue[] | undefined)?.push(...more);
+    }
+    return out;
+  };
+  return Object.assign(schema, { '~run': everyKey });
+}
+
 const plainObject = (what: string) =>
   v.custom<Record<string, unknown>>(isPlainObject, `must be ${what}`);
 
@@ -77,7 +115,7 @@ const inputName = v.pipe(v.string('must be a string'), v.regex(INPUT_NAME, INPUT
 
 const ParamSchema = v.pipe(
   plainObject('an object {node, input, value} or {node, input, input_file}'),
-  v.strictObject(
+  strict(
     {
       node: text(64),
       input: text(256),
@@ -102,7 +140,7 @@ const ParamSchema = v.pipe(
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const InputSchema = v.pipe(
   plainObject('an object {base64, filename?} or {url, filename?}'),
-  v.strictObject(
+  strict(
     {
       base64: v.optional(
         v.pipe(
@@ -123,7 +161,7 @@ export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fa
 
 const StabilizeSchema = v.pipe(
   plainObject('an object {enabled, shakiness?, smoothing?, zoom?}'),
-  v.strictObject(
+  strict(
     {
       enabled: v.boolean('must be true or false'),
       shakiness: v.optional(int(1, 10)),
@@ -136,10 +174,10 @@ const StabilizeSchema = v.pipe(
 
 const NodeInput = v.pipe(
   plainObject('an object {node, input}'),
-  v.strictObject({ node: text(64), input: text(256) }, objectMessage('an object {node, input}')),
+  strict({ node: text(64), input: text(256) }, objectMessage('an object {node, input}')),
 );
 
-const LipsyncObject = v.strictObject(
+const LipsyncObject = strict(
     {
       enabled: v.boolean('must be true or false'),
       workflow: v.optional(WorkflowSchema),
@@ -147,7 +185,7 @@ const LipsyncObject = v.strictObject(
       audio: v.optional(
         v.pipe(
           plainObject('an object {node, input, input_file}'),
-          v.strictObject({ node: text(64), input: text(256), input_file: inputName }, objectMessage('an object {node, input, input_file}')),
+          strict({ node: text(64), input: text(256), input_file: inputName }, objectMessage('an object {node, input, input_file}')),
         ),
       ),
       timeout_s: v.optional(int(1, 86_400)),
@@ -163,7 +201,7 @@ const LipsyncSchema = v.pipe(
 
 const EncodeSchema = v.pipe(
   plainObject('an object {enabled?, fps?, crf?, preset?, width?, height?, audio?}'),
-  v.strictObject(
+  strict(
     {
       enabled: v.optional(v.boolean('must be true or false')),
       fps: v.optional(int(1, 240)),
@@ -179,7 +217,7 @@ const EncodeSchema = v.pipe(
 
 const PhasesSchema = v.pipe(
   plainObject('an object {stabilize?, lipsync?, encode?}'),
-  v.strictObject(
+  strict(
     {
       stabilize: v.optional(StabilizeSchema),
       lipsync: v.optional(LipsyncSchema),
@@ -202,7 +240,7 @@ const WebhookUrl = v.pipe(
 
 const WebhookSchema = v.pipe(
   plainObject('an object {url, events?}'),
-  v.strictObject(
+  strict(
     {
       url: WebhookUrl,
       events: v.optional(
@@ -219,7 +257,7 @@ const WebhookSchema = v.pipe(
   v.description('signed deliveries of the run\'s events (Standard Webhooks)'),
 );
 
-const JobObject = v.strictObject(
+const JobObject = strict(
   {
     workflow: WorkflowSchema,
     name: v.optional(v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters'))),
@@ -252,11 +290,51 @@ const JobObject = v.strictObject(
   objectMessage('a JSON object'),
 );
 
+const looksLikeNode = (x: unknown) => isPlainObject(x) && typeof x.class_type === 'string';
+
+/**
+ * What a new user posts instead of a job, and how to wrap it: a ComfyUI export as the whole body
+ * (API format: an object of `{class_type, inputs}` nodes; or UI format), or a body for ComfyUI's
+ * own `/prompt` (`{"prompt": …, "client_id": …}`). Null for anything else (a job with a
+ * `workflow`, however wrong, gets the schema's own issues).
+ */
+export function wrapHint(raw: Record<string, unknown>): { message: string; path: string[] } | null {
+  if (Object.hasOwn(raw, 'workflow')) return null;
+  const values = Object.values(raw);
+  if (values.length > 0 && values.every(looksLikeNode)) {
+    return {
+      path: [],
+      message:
+        'this is a ComfyUI workflow sent as the whole body, not a job: send {"workflow": <your export>} (options such as "params" or "phases" go beside "workflow")',
+    };
+  }
+  if (Array.isArray(raw.nodes) && Array.isArray(raw.links)) {
+    return {
+      path: [],
+      message:
+        'this is a ComfyUI workflow in UI format sent as the whole body, not a job: in ComfyUI export it with "Save (API Format)" and send {"workflow": <that file>}',
+    };
+  }
+  if (isPlainObject(raw.prompt)) {
+    return {
+      path: ['prompt'],
+      message:
+        'this is a body for ComfyUI\'s /prompt, not a job: send {"workflow": <the value of "prompt">} (VIDAX submits it to ComfyUI itself; "client_id" and "extra_data" are not needed)',
+    };
+  }
+  return null;
+}
+
 /** The job POST /jobs accepts (see README "Jobs API"). */
 export const JOB_SCHEMA = v.pipe(
   v.unknown(),
   issuesFrom<unknown>(guardShape),
   plainObject('a JSON object'),
+  // A recognised non-job gets one issue, how to wrap it, instead of the noise of every node id as an unknown field.
+  issuesFrom((raw: Record<string, unknown>) => {
+    const hint = wrapHint(raw);
+    return hint ? [hint] : [];
+  }),
   JobObject,
   issuesFrom((job: v.InferOutput<typeof JobObject>) => checkParams(job.workflow, job.params ?? [])),
   v.title('VIDAX job'),

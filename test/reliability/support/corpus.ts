@@ -1,5 +1,5 @@
 // The hostile-request corpus, generated from tables. Every case must be answered 4xx with the one
-// JSON error shape. `raw` cases are written byte for byte on a socket (for what node:http won't send).
+// JSON error shape, except the few marked `created` (odd but valid: 202, the run is created). `raw` cases are written byte for byte on a socket (for what node:http won't send).
 import { fixtureWorkflow } from '../../support/jobs.ts';
 import { KEY } from './proc.ts';
 
@@ -13,6 +13,8 @@ export interface Case {
   chunked?: boolean;
   /** Raw bytes for a socket instead of a node:http request. */
   raw?: string | Buffer;
+  /** Odd but valid: answered 202 and the run is created (a BOM before the JSON, issue 9 item 12). */
+  created?: boolean;
 }
 
 const JSON_KEY = { 'x-api-key': KEY, 'content-type': 'application/json' };
@@ -68,7 +70,6 @@ function malformed(): Case[] {
     ['two documents', '{"a":1}{"b":2}'],
     ['undefined', 'undefined'],
     ['nul word', 'nul'],
-    ['BOM before JSON', `\uFEFF${valid}`],
     ['raw control char in string', '{"name":"a\u0001b"}'],
     ['raw newline in string', '{"name":"a\nb"}'],
     ['bad escape', '{"name":"\\x41"}'],
@@ -77,6 +78,8 @@ function malformed(): Case[] {
     ['lone surrogate escape, no workflow', '{"name":"\\ud800"}'],
   ];
   const cases = texts.map(([label, text]) => jobCase('malformed JSON', label, text));
+  // A UTF-8 byte-order mark before the JSON (Windows editors write one) is accepted: the run is created.
+  cases.push({ ...jobCase('malformed JSON', 'BOM before JSON', `\uFEFF${valid}`), created: true });
   for (const frac of [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 0.999]) {
     cases.push(jobCase('truncated JSON', `valid job cut at ${Math.round(frac * 1000) / 10}%`, valid.slice(0, Math.floor(valid.length * frac))));
   }

@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { versionAtLeast } from '../../simulator/args.ts';
 import { encodePng, solidFrame } from '../../simulator/png.ts';
 import { isAlive, until } from '../support/comfyui.ts';
 import { COMFYUI_FIXTURES } from '../support/simulator.ts';
@@ -351,15 +352,4 @@ function ffprobe(file: string): Json | null {
   if (r.error) return null;
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
-}
-
-/** `0.33.0` >= `0.9.0`? */
-export function versionAtLeast(version: string, min: string): boolean {
-  const a = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  const b = min.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d > 0;
-  }
-  return true;
 }

@@ -56,6 +56,13 @@ export class Vidax {
     return { status: res.status, body: json, text };
   }
 
+  /** GET of a file VIDAX serves (e.g. `/jobs/<id>/final.mp4`), with the key: status, headers, the bytes. */
+  async download(path: string): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
+    if (!this.proc) throw new Error('VIDAX is not running');
+    const res = await fetch(`${this.proc.url}${path}`, { headers: { 'x-api-key': KEY }, signal: AbortSignal.timeout(60_000) });
+    return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
+  }
+
   /** POST /comfyui/start: makes ComfyUI ready (a managed one is started: slow for a real one). */
   async ensureComfyUI(): Promise<Json> {
     const res = await this.request('POST', '/comfyui/start', undefined, 240_000);

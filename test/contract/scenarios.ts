@@ -2,30 +2,23 @@
 // scenarios run on the simulator (default suite, both version modes) and on a real ComfyUI
 // (`npm run test:comfyui`). Each scenario goes through the real VIDAX process and runner.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { versionAtLeast } from '../../simulator/args.ts';
 import { encodePng, solidFrame } from '../../simulator/png.ts';
 import { isAlive, until } from '../support/comfyui.ts';
-import { COMFYUI_FIXTURES } from '../support/simulator.ts';
+import { probe } from '../support/media.ts';
 import { type Event, type Json, Vidax } from './harness.ts';
+import { mediaScenarios } from './media.ts';
 import type { Target } from './targets.ts';
+import { fixture, freshColour, sha256, wav } from './util.ts';
 
-const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+export { fixture, wav } from './util.ts';
+
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-export const fixture = (name: string): Record<string, Json> =>
-  JSON.parse(readFileSync(join(COMFYUI_FIXTURES, 'workflows', `${name}.json`), 'utf8'));
 const types = (events: Event[]) => events.map((e) => e.type);
-
-let colour = Math.floor(Math.random() * 0x7fffff);
-/** A colour no earlier prompt of this process used (so ComfyUI caches nothing). */
-const freshColour = () => {
-  colour += 7;
-  return colour;
-};
 /**
  * A model-free workflow that takes about `n × blurSeconds`: a fresh 128×128 image (a colour no
  * earlier prompt used, so nothing is cached) through `n` blurs of radius 31, then SaveImage.
@@ -259,8 +252,8 @@ export function contractSuite(make: () => Promise<Target>) {
       assert.equal(end.exit_status, 'success', JSON.stringify(end.error));
       const m = await vx.manifest(id);
       assert.deepEqual(m.inputs.map((i: Json) => [i.name, i.bytes, i.sha256]).sort(), [
-        ['face', face.length, createHash('sha256').update(face).digest('hex')],
-        ['voice', voice.length, createHash('sha256').update(voice).digest('hex')],
+        ['face', face.length, sha256(face)],
+        ['voice', voice.length, sha256(voice)],
       ]);
       const sent = JSON.parse(readFileSync(join(m.workdir, 'workflow.json'), 'utf8'));
       assert.match(sent['1'].inputs.image, new RegExp(`^vidax/${id}/`));
@@ -279,15 +272,14 @@ export function contractSuite(make: () => Promise<Target>) {
       {
         // SaveVideo (real, or the simulator's through ffmpeg) gives H.264 + AAC: 8 frames of 128×128
         // at 8 fps, with the WAV's second of sound; encode keeps them in final.mp4.
-        const probe = ffprobe(join(m.workdir, 'final.mp4'));
-        if (probe) {
-          const v = probe.streams.find((x: Json) => x.codec_type === 'video');
-          const a = probe.streams.find((x: Json) => x.codec_type === 'audio');
-          assert.deepEqual([v.codec_name, v.width, v.height, Number(v.nb_frames)], ['h264', 128, 128, 8]);
-          assert.equal(a.codec_name, 'aac');
-        }
+        const { video, audio } = probe(join(m.workdir, 'final.mp4'));
+        assert.deepEqual([video?.codec, video?.width, video?.height, video?.frames], ['h264', 128, 128, 8]);
+        assert.equal(audio?.codec, 'aac');
       }
     });
+
+    // Stabilize, the lip-sync stand-in, encode to a playable final.mp4, and the three together.
+    mediaScenarios(() => ({ t, vx }));
 
     it('ComfyUI killed mid-run (managed): COMFYUI_CRASHED, VIDAX restarts it, the next run succeeds', async (ctx) => {
       if (!t.managed) return ctx.skip('needs a ComfyUI VIDAX manages (VIDAX_TEST_COMFYUI=<start script>)');
@@ -324,32 +316,4 @@ export function contractSuite(make: () => Promise<Target>) {
       assert.equal((await vx.waitEnd(next)).exit_status, 'success');
     });
   });
-}
-
-/** A mono 16-bit PCM WAV of `seconds` of a 440 Hz tone. */
-export function wav(seconds: number, rate: number): Buffer {
-  const n = seconds * rate;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
-  return b;
-}
-
-/** ffprobe's JSON of a file's streams, or null where ffprobe is not installed. */
-function ffprobe(file: string): Json | null {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file], { encoding: 'utf8' });
-  if (r.error) return null;
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { functions } from '../functions/index.ts';
 import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
 import { type Context, createContext } from '../lib/context.ts';
+import type { TerminalFaults } from '../lib/runner/terminal.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
 import { createRequestLog } from '../lib/http/request-log.ts';
 import { lockRunsDir, RunsDirInUse } from '../lib/runs/lock.ts';
@@ -27,6 +28,25 @@ export interface RunningServer {
 export interface StartOptions {
   config: Config;
   log: Logger;
+  /** Test-only fault points (`VIDAX_TEST_FAULT`, see main()). */
+  faults?: TerminalFaults;
+}
+
+/**
+ * Test-only: `VIDAX_TEST_FAULT=crash-after-terminal-event` kills the process (SIGKILL, as a
+ * power cut or OOM kill would) right after a run's terminal event lands, before its manifest
+ * write: the reliability suite checks recovery from that instant. Unset in production.
+ */
+function testFaults(env: NodeJS.ProcessEnv, flush: () => void): { faults?: TerminalFaults } {
+  if (env.VIDAX_TEST_FAULT !== 'crash-after-terminal-event') return {};
+  return {
+    faults: {
+      afterTerminalEvent: () => {
+        flush();
+        process.kill(process.pid, 'SIGKILL');
+      },
+    },
+  };
 }
 
 /** The soft limit of open files of this process (Linux), or null when it cannot be read. */
@@ -100,9 +120,9 @@ function createHttpServer(ctx: Context, config: Config, log: Logger): Server {
  * Takes the runs dir's lock (RunsDirInUse if another VIDAX holds it: nothing is touched), builds
  * the context once, mounts the functions, listens.
  */
-export async function startServer({ config, log }: StartOptions): Promise<RunningServer> {
+export async function startServer({ config, log, faults }: StartOptions): Promise<RunningServer> {
   const lock = lockRunsDir(config.runsDir);
-  const context = createContext({ config, log, version: VERSION });
+  const context = createContext({ config, log, version: VERSION, ...(faults ? { faults } : {}) });
   const { ctx } = context;
   let server: Server;
   try {
@@ -207,7 +227,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => shutdown('SIGHUP'));
   try {
-    running = await startServer({ config, log });
+    running = await startServer({ config, log, ...testFaults(process.env, out.flush) });
   } catch (err) {
     if (!(err instanceof RunsDirInUse)) throw err;
     process.stderr.write(`${err.message}\n`);

@@ -7,6 +7,7 @@ import { sweepStaging } from './inputs/staging.ts';
 import { createJobParser, type JobParser } from './jobs/job-parser.ts';
 import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
+import type { TerminalFaults } from './runner/terminal.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { createLiveEvents, type LiveEvents } from './runs/live-events.ts';
 import { createMedia, type Media } from './media/service.ts';
@@ -48,6 +49,8 @@ export interface ContextOptions {
   config: Config;
   log: Logger;
   version: string;
+  /** Test-only fault points: the reliability suite crashes VIDAX at an exact instant with them. */
+  faults?: TerminalFaults;
 }
 
 /** The context and its lifecycle: an adapter calls `start()` once before serving and `dispose()` once at the end. */
@@ -66,7 +69,7 @@ export interface ContextLifecycle {
 }
 
 /** Builds the context and its services without any I/O; `start()` does the start-up work. */
-export function createContext({ config, log, version }: ContextOptions): ContextLifecycle {
+export function createContext({ config, log, version, faults }: ContextOptions): ContextLifecycle {
   const comfyui = createComfyUIClient({
     url: config.comfyui.url,
     requestTimeoutMs: config.comfyui.requestTimeoutMs,
@@ -100,6 +103,7 @@ export function createContext({ config, log, version }: ContextOptions): Context
     liveEvents: createLiveEvents(runs),
     media,
     runner: createRunner({
+      ...(faults ? { faults } : {}),
       runs,
       comfyui,
       events: comfyuiEvents,

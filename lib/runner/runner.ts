@@ -1,5 +1,5 @@
 import { writeFileAtomic } from '../files/atomic-file.ts';
-import { createTerminalWriter } from './terminal.ts';
+import { createTerminalWriter, type TerminalFaults } from './terminal.ts';
 import type { ComfyUIClient } from '../comfyui/client.ts';
 import { mintPromptId } from '../comfyui/client.ts';
 import { isComfyUIError } from '../comfyui/errors.ts';
@@ -14,6 +14,7 @@ import { runMediaPhases } from './media-phases.ts';
 import type { Media } from '../media/service.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
 import { probePrompt } from './recover.ts';
+import { settleLoggedEnd } from './settle-logged.ts';
 import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
@@ -24,7 +25,7 @@ import type { UrlGuard } from '../net/url-guard.ts';
 import type { Job } from '../jobs/schema.ts';
 
 export interface RunnerDeps {
-  runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive'>;
+  runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive' | 'readEvents'>;
   comfyui: ComfyUIClient;
   events: EventStream;
   processManager: { ensureComfyUI(): Promise<unknown>; onCrash(listener: (info: { message?: string }) => void): () => void };
@@ -45,6 +46,8 @@ export interface RunnerDeps {
   recoverRetryMs?: number;
   /** URL inputs: the outbound guard and the per-file cap (without it, URL inputs fail prepare). */
   inputs?: { guard: Pick<UrlGuard, 'download'>; maxFileBytes: number };
+  /** Test-only fault points (a crash at a chosen instant); none in production. */
+  faults?: TerminalFaults;
 }
 
 export interface Runner {
@@ -59,7 +62,7 @@ export interface Runner {
    * those ComfyUI answers without, and look again later (in the background) at those it could
    * not be asked about (`deferred`).
    */
-  recover(): Promise<{ reattached: string[]; failed: string[]; deferred?: string[] }>;
+  recover(): Promise<{ reattached: string[]; failed: string[]; deferred?: string[]; settled?: string[] }>;
   /** Resolves once no run is in flight (tests). */
   settled(): Promise<void>;
   /** Stops waiting on ComfyUI; runs in flight stay `running` for the next start to recover. */
@@ -89,7 +92,7 @@ export function createRunner(deps: RunnerDeps): Runner {
   });
 
   /** The one way a run ends: its terminal event once, then its manifest, each retried until it lands. */
-  const terminal = createTerminalWriter(runs, log);
+  const terminal = createTerminalWriter(runs, log, deps.faults);
 
   /** Fails the run; its events land first, so a reader who sees the manifest end finds them. */
   async function fail(id: string, phase: PhaseName, error: RunError): Promise<void> {
@@ -385,6 +388,8 @@ export function createRunner(deps: RunnerDeps): Runner {
       const reattached: string[] = [];
       const failed: string[] = [];
       const deferred: string[] = [];
+      /** Runs whose end was logged but not written to the manifest (a crash between the two). */
+      const settled: string[] = [];
       const reattach = (id: string, promptId: string) => {
         reattached.push(id);
         launchWork(id, (abort) => reattachedRun(id, abort, promptId));
@@ -393,6 +398,12 @@ export function createRunner(deps: RunnerDeps): Runner {
       for (const id of await runs.listActive('running')) {
         const m = await runs.get(id).catch(() => null);
         if (m?.run_status !== 'running' || inflight.has(id)) continue;
+        // Its terminal event landed before the crash: the manifest ends as it says; nothing runs again.
+        const logged = await runs.readEvents(id).catch(() => []);
+        if (await settleLoggedEnd(runs, id, logged)) {
+          settled.push(id);
+          continue;
+        }
         if (m.cancel_requested_at) {
           // A cancel accepted before the restart: stop its prompt (if any) and fail the run.
           const promptId = typeof m.phases.comfyui.prompt_id === 'string' ? m.phases.comfyui.prompt_id : null;
@@ -435,8 +446,8 @@ export function createRunner(deps: RunnerDeps): Runner {
           await failLost(m, probe.promptId, probe.why);
         }
       }
-      if (reattached.length + failed.length + deferred.length > 0) log.info('recovered runs', { reattached, failed, deferred });
-      return { reattached, failed, ...(deferred.length > 0 ? { deferred } : {}) };
+      if (reattached.length + failed.length + deferred.length + settled.length > 0) log.info('recovered runs', { reattached, failed, deferred, settled });
+      return { reattached, failed, ...(deferred.length > 0 ? { deferred } : {}), ...(settled.length > 0 ? { settled } : {}) };
     },
 
     async settled() {

@@ -19,7 +19,13 @@ export interface TerminalWriter {
   stop(): void;
 }
 
-export function createTerminalWriter(runs: Pick<RunStore, 'appendEvent' | 'update'>, log: Logger): TerminalWriter {
+/** Test-only fault points (see `Faults` in lib/context.ts). */
+export interface TerminalFaults {
+  /** Called right after a run's terminal event landed, before its manifest write. */
+  afterTerminalEvent?(id: string): void;
+}
+
+export function createTerminalWriter(runs: Pick<RunStore, 'appendEvent' | 'update'>, log: Logger, faults: TerminalFaults = {}): TerminalWriter {
   const stopping = new AbortController();
   const evented = new Set<string>(); // runs whose terminal event landed (in this process)
 
@@ -42,6 +48,7 @@ export function createTerminalWriter(runs: Pick<RunStore, 'appendEvent' | 'updat
       if (!evented.has(id)) {
         await land(id, event.type, () => runs.appendEvent(id, event.type, event.fields));
         evented.add(id);
+        faults.afterTerminalEvent?.(id);
       }
       await land(id, 'manifest.json', () => runs.update(id, record));
       evented.delete(id);

@@ -382,6 +382,38 @@ describe('recovery (fakes, mock timers)', () => {
     await t.runner.close();
   });
 
+  it('a run whose terminal event was logged before the crash is ended from the log: nothing appended, nothing re-run', async () => {
+    const t = setup();
+    const failed = leftRunning(t, 'p-failed');
+    const done = leftRunning(t, 'p-done');
+    t.comfyui.adopt('p-failed', 'running'); // ComfyUI still has both: old recovery re-attached them
+    t.comfyui.adopt('p-done', 'running');
+    await t.runs.appendEvent(failed, 'phase.failed', { phase: 'comfyui', code: 'COMFYUI_REJECTED', message: 'width must be 1 or more' });
+    await t.runs.appendEvent(failed, 'run.failed', { code: 'COMFYUI_REJECTED' });
+    await t.runs.appendEvent(done, 'phase.completed', { phase: 'comfyui', outputs: 1 });
+    await t.runs.appendEvent(done, 'phase.skipped', { phase: 'encode', requested: false, reason: 'disabled by the job' });
+    await t.runs.appendEvent(done, 'run.completed', { exit_status: 'success' });
+    const logged = (id: string) => [...(t.runs.events.get(id) ?? [])];
+    const before = [logged(failed), logged(done)];
+    const got = await t.runner.recover();
+    assert.deepEqual(got, { reattached: [], failed: [], settled: [failed, done] });
+    await settle();
+    assert.deepEqual([logged(failed), logged(done)], before, 'no event appended');
+    assert.equal(t.comfyui.prompts.size, 2, 'nothing submitted');
+    const f = t.manifest(failed);
+    assert.equal(f.run_status, 'failed');
+    assert.equal(f.exit_status, 'failed');
+    assert.deepEqual(f.error, { code: 'COMFYUI_REJECTED', message: 'width must be 1 or more' });
+    assert.equal(f.phases.comfyui.status, 'failed');
+    const d = t.manifest(done);
+    assert.equal(d.run_status, 'completed');
+    assert.equal(d.exit_status, 'success');
+    assert.equal(d.error, null);
+    assert.equal(d.phases.comfyui.status, 'completed');
+    assert.equal(d.phases.encode.status, 'skipped');
+    assert.equal(d.phases.encode.reason, 'disabled by the job');
+  });
+
   it('a run stopped before its prompt had an id fails in prepare at once, without waiting', async () => {
     const t = setup();
     const id = t.runs.seed(JOB, (m) => {

@@ -21,14 +21,15 @@ export interface VidaxProc {
 
 /**
  * Spawns VIDAX with a config file in `base` (runs dir `base/runs`, ComfyUI log beside it) and
- * waits for its "listening" line. `config` is merged into the file (e.g. `comfyui`).
+ * waits for its "listening" line. `config` is merged into the file (e.g. `comfyui`); `env` is
+ * added to the process's environment (e.g. a test fault point).
  */
-export async function startVidaxProc(base: string, config: Record<string, unknown> = {}, ms = 20_000): Promise<VidaxProc> {
+export async function startVidaxProc(base: string, config: Record<string, unknown> = {}, ms = 20_000, env: Record<string, string> = {}): Promise<VidaxProc> {
   mkdirSync(base, { recursive: true });
   const file = join(base, 'vidax.json');
   writeFileSync(file, JSON.stringify({ requestLog: false, runsDir: 'runs', ...config }));
   const port = await freePort();
-  const proc = spawnVidax({ VIDAX_API_KEY: KEY, VIDAX_PORT: String(port), VIDAX_CONFIG: file });
+  const proc = spawnVidax({ ...env, VIDAX_API_KEY: KEY, VIDAX_PORT: String(port), VIDAX_CONFIG: file });
   await proc.waitFor(/listening on http/, ms);
   const pid = proc.child.pid!;
   const dead = () => proc.child.exitCode !== null || proc.child.signalCode !== null;

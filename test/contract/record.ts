@@ -5,7 +5,7 @@
 //   usage: node --import tsx test/contract/record.ts <start script, e.g. ../shared/comfyui/start.sh> [out dir]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { WebSocket } from 'undici';
@@ -13,6 +13,7 @@ import { encodePng, solidFrame } from '../../simulator/png.ts';
 import { freePort, until } from '../support/comfyui.ts';
 import { COMFYUI_FIXTURES } from '../support/simulator.ts';
 import { slowWorkflow, wav } from './scenarios.ts';
+import { fixture, lipsyncClip } from './util.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: recorded JSON
 type Json = any;
@@ -129,29 +130,54 @@ const SCENARIOS: Scenario[] = [
     scenario: 'upload_image_and_audio_then_video',
     description: 'POST /upload/image of a PNG and of a WAV (subfolder vidax/rec), then workflow-video.json with those names: LoadImage -> ImageScale -> RepeatImageBatch x8, LoadAudio -> CreateVideo -> SaveVideo mp4/h264; the history output is images + animated:[true]; GET /view of the mp4.',
     async run(r, cid) {
-      const upload = async (name: string, bytes: Buffer, type: string) => {
-        const form = new FormData();
-        form.append('image', new Blob([new Uint8Array(bytes)], { type }), name);
-        form.append('subfolder', 'vidax/rec');
-        form.append('overwrite', 'true');
-        return r.http('POST', '/upload/image', { form, formDescription: { image: { filename: name, content_type: type, bytes: bytes.length }, subfolder: 'vidax/rec', overwrite: 'true' } });
-      };
-      const img = await upload('in.png', encodePng(solidFrame(32, 24, 0x3366cc)), 'image/png');
-      const snd = await upload('in.wav', wav(1, 16_000), 'audio/wav');
-      const prompt = JSON.parse(readFileSync(join(COMFYUI_FIXTURES, 'workflows', 'workflow-video.json'), 'utf8'));
-      prompt['1'].inputs.image = `${img.subfolder}/${img.name}`;
-      prompt['4'].inputs.audio = `${snd.subfolder}/${snd.name}`;
-      prompt['6'].inputs.filename_prefix = 'vidax/rec/vid';
-      const id = randomUUID();
-      await r.http('POST', '/prompt', { json: { prompt, client_id: cid, prompt_id: id } });
-      await r.waitDone(id);
-      const h = await r.http('GET', `/history/${id}`);
-      const file = h[id].outputs['6'].images[0];
-      await r.http('GET', `/view?filename=${encodeURIComponent(file.filename)}&subfolder=${encodeURIComponent(file.subfolder)}&type=${file.type}`);
-      return id;
+      return uploadAndRun(r, cid, 'workflow-video', [
+        ['1', 'image', 'in.png', encodePng(solidFrame(32, 24, 0x3366cc)), 'image/png'],
+        ['4', 'audio', 'in.wav', wav(1, 16_000), 'audio/wav'],
+      ], ['6', 'vidax/rec/vid']);
+    },
+  },
+  {
+    file: 'contract-04-lipsync-standin.json',
+    scenario: 'upload_video_and_audio_then_lipsync_standin',
+    description: 'POST /upload/image of a video-only H.264 mp4 (8 frames of 64x64 at 8 fps, as VIDAX uploads for lipsync: PyAV 10 here cannot open one with sound) and of a WAV (subfolder vidax/rec), then workflow-lipsync-standin.json with those names: LoadVideo -> GetVideoComponents (images, fps) + LoadAudio -> CreateVideo -> SaveVideo mp4/h264; the history output is images + animated:[true]; GET /view of the mp4.',
+    async run(r, cid) {
+      return uploadAndRun(r, cid, 'workflow-lipsync-standin', [
+        ['1', 'file', 'in.mp4', lipsyncClip(), 'video/mp4'],
+        ['3', 'audio', 'in.wav', wav(1, 16_000), 'audio/wav'],
+      ], ['5', 'vidax/rec/lipsync']);
     },
   },
 ];
+
+/**
+ * Uploads `files` (`[node, input, name, bytes, type]`) into vidax/rec and sets each node input of
+ * the fixture workflow to it, saves node `out` under `prefix`, submits, waits for the end, then
+ * GET /history and GET /view of that node's first file: the prompt id.
+ */
+async function uploadAndRun(r: Recorder, cid: string, workflow: string, files: [string, string, string, Buffer, string][], [out, prefix]: [string, string]): Promise<string> {
+  const prompt = fixture(workflow);
+  for (const [node, input, name, bytes, type] of files) {
+    const up = await upload(r, name, bytes, type);
+    prompt[node].inputs[input] = `${up.subfolder}/${up.name}`;
+  }
+  prompt[out].inputs.filename_prefix = prefix;
+  const id = randomUUID();
+  await r.http('POST', '/prompt', { json: { prompt, client_id: cid, prompt_id: id } });
+  await r.waitDone(id);
+  const h = await r.http('GET', `/history/${id}`);
+  const file = h[id].outputs[out].images[0];
+  await r.http('GET', `/view?filename=${encodeURIComponent(file.filename)}&subfolder=${encodeURIComponent(file.subfolder)}&type=${file.type}`);
+  return id;
+}
+
+/** POST /upload/image of `bytes` as `name` into subfolder vidax/rec, recorded. */
+function upload(r: Recorder, name: string, bytes: Buffer, type: string): Promise<Json> {
+  const form = new FormData();
+  form.append('image', new Blob([new Uint8Array(bytes)], { type }), name);
+  form.append('subfolder', 'vidax/rec');
+  form.append('overwrite', 'true');
+  return r.http('POST', '/upload/image', { form, formDescription: { image: { filename: name, content_type: type, bytes: bytes.length }, subfolder: 'vidax/rec', overwrite: 'true' } });
+}
 
 async function main() {
   const script = resolve(process.argv[2] ?? '');

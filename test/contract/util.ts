@@ -3,8 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ffmpeg } from '../support/media.ts';
 import { COMFYUI_FIXTURES } from '../support/simulator.ts';
 import type { Json } from './harness.ts';
 
@@ -47,4 +49,16 @@ export function meanVolume(file: string): number {
   const m = /mean_volume: (-?[\d.]+) dB/.exec(r.stderr);
   assert.ok(m, r.stderr);
   return Number(m[1]);
+}
+
+/** The clip recorded and replayed for the lip-sync stand-in: 8 frames of 64×64 testsrc at 8 fps, H.264, no sound. */
+export function lipsyncClip(): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'vidax-clip-'));
+  try {
+    const out = join(dir, 'in.mp4');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x64:rate=8:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-an', '-f', 'mp4', out]);
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodePng, solidFrame } from '../../simulator/png.ts';
-import { wav } from '../contract/scenarios.ts';
+import { lipsyncClip, wav } from '../contract/util.ts';
 import { until } from '../support/comfyui.ts';
 import { COMFYUI_FIXTURES, openWs, startSimulator } from '../support/simulator.ts';
 
@@ -16,7 +16,7 @@ type Json = any;
 const DIR = join(COMFYUI_FIXTURES, 'transcripts', 'contract');
 const FILES = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 /** The bytes record.ts uploaded, by file name (it keeps only their length). */
-const UPLOADS: Record<string, () => Buffer> = { 'in.png': () => encodePng(solidFrame(32, 24, 0x3366cc)), 'in.wav': () => wav(1, 16_000) };
+const UPLOADS: Record<string, () => Buffer> = { 'in.png': () => encodePng(solidFrame(32, 24, 0x3366cc)), 'in.wav': () => wav(1, 16_000), 'in.mp4': lipsyncClip };
 /** Messages whose count depends on timing (queue broadcasts, per-node state snapshots). */
 const NOISY = new Set(['status', 'progress_state']);
 const LOOSE = new Set(['traceback', 'argv', 'current_inputs', 'current_outputs']);

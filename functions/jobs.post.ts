@@ -18,7 +18,7 @@ export interface CreateJobContext extends FunctionContext {
   readonly inputGuard?: Pick<UrlGuard, 'check'>;
   readonly jobParser?: Pick<JobParser, 'parse'>;
   /** For `"start": true` (and `Prefer: wait=`). */
-  readonly runner?: Pick<Runner, 'start' | 'waitFor'>;
+  readonly runner?: Pick<Runner, 'start' | 'startAtCreate' | 'waitFor'>;
 }
 
 /**
@@ -43,11 +43,12 @@ export default defineFunction<CreateJobContext>({
   bodyLimit: (request, ctx) => (isMultipart(request) ? ctx.config.inputs.maxRequestBytes : ctx.config.maxBodyBytes),
   handler: async ({ request, ctx }) => {
     const wait = preferredWait(request); // before anything is written
-    const run = await createJob(request, ctx);
+    const runner = ctx.runner;
+    const run = await createJob(request, runner ? { ...ctx, startAtCreate: (job, text) => runner.startAtCreate(job, text) } : ctx);
     const location = `/jobs/${run.run_id}`;
     const created = { run_id: run.run_id, status: 'queued', manifest: run.manifestPath, workdir: run.workdir, ...jobUrls(run.run_id) };
     if (!run.start || !ctx.runner) return json(created, 202, { location });
-    const started = await startCreated({ runner: ctx.runner, runs: ctx.runs }, run.run_id, wait, request.signal);
+    const started = await startCreated({ runner: ctx.runner, runs: ctx.runs }, run.run_id, wait, request.signal, run.started);
     if (started.ended) return json(started.ended, 200, { location, 'preference-applied': `wait=${wait}` });
     return json({ ...created, status: 'running', run_status: 'running' }, 202, { location });
   },

@@ -1,15 +1,13 @@
-import { syncAndRename, tempPathFor } from '../files/atomic-file.ts';
+import { tempPathFor } from '../files/atomic-file.ts';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { DownloadResult } from './types.ts';
 
 /**
  * Streams `body` into `destPath` atomically: a temp file in the same folder, hashed and counted
- * while it is written (never buffered whole), fsynced, then renamed over the destination.
+ * while it is written (never buffered whole), fdatasynced, then renamed over the destination.
  */
 export async function download(body: Readable, destPath: string): Promise<DownloadResult> {
   const dir = dirname(destPath);
@@ -18,18 +16,19 @@ export async function download(body: Readable, destPath: string): Promise<Downlo
   const hash = createHash('sha256');
   let bytes = 0;
   try {
-    await pipeline(
-      body,
-      async function* (source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          hash.update(chunk);
-          bytes += chunk.byteLength;
-          yield chunk;
-        }
-      },
-      createWriteStream(temp, { flags: 'wx' }),
-    );
-    await syncAndRename(temp, destPath);
+    // One descriptor from the first byte to the fsync (no reopen to sync).
+    const fh = await open(temp, 'wx', 0o644);
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        for (let off = 0; off < chunk.byteLength; ) off += (await fh.write(chunk, off)).bytesWritten;
+      }
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, destPath);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;

@@ -6,6 +6,7 @@ import { type JobParser, type JobSummary, parseJobBytes, parseJobValue, storedJo
 import { parseJsonText, readBody } from '../http/body.ts';
 import { checkInputRefs, checkPhaseInputRefs } from '../jobs/checks.ts';
 import type { Job } from '../jobs/schema.ts';
+import type { CreateStart } from '../runner/runner.ts';
 import type { CreatedRun, RunStore } from '../runs/store.ts';
 import { receiveMultipart } from './multipart.ts';
 import { cleanContentType, cleanFilename } from './names.ts';
@@ -21,6 +22,8 @@ export interface IntakeDeps {
   runs: Pick<RunStore, 'create'>;
   /** The outbound guard's static check (scheme, credentials, allow-list, literal addresses). */
   inputGuard?: Pick<UrlGuard, 'check'>;
+  /** `"start": true`: asked once the job is valid, before anything is written (see `Runner.startAtCreate`). */
+  startAtCreate?: (job: JobSummary, jobText: Uint8Array) => Promise<CreateStart | null>;
 }
 
 export const isMultipart = (request: Request) =>
@@ -33,7 +36,7 @@ export const isMultipart = (request: Request) =>
  * every file is on disk (in a staging folder) before the run is created; any failure discards
  * the staging folder, so a refused or cut-off request leaves no run and no file.
  */
-export async function createJob(request: Request, deps: IntakeDeps): Promise<CreatedRun & { start: boolean }> {
+export async function createJob(request: Request, deps: IntakeDeps): Promise<CreatedRun & { start: boolean; started: CreateStart | null }> {
   const { config } = deps;
   let staging: Staging | null = null;
   try {
@@ -90,9 +93,11 @@ export async function createJob(request: Request, deps: IntakeDeps): Promise<Cre
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : 1));
     // job.json (storedText) keeps URL inputs (fetched at prepare), not the inline bytes (files now).
-    const run = await deps.runs.create(storedJob(job), storedText, staging ? { dir: staging.dir, entries } : undefined);
+    const started = job.start === true && deps.startAtCreate ? await deps.startAtCreate(job, storedText) : null;
+    const run = await deps.runs.create(storedJob(job), storedText, staging ? { dir: staging.dir, entries } : undefined, started ? (id) => started.start(id) : undefined);
     staging = null; // the folder is the run's inputs now
-    return { ...run, start: job.start === true };
+    // A store that wrote no claim (it ignores `start`) leaves the run queued: started the usual way.
+    return { ...run, start: job.start === true, started: run.manifest.run_status === 'running' ? started : null };
   } finally {
     await staging?.discard();
   }

@@ -28,12 +28,21 @@ export interface RunSteps extends MediaSteps {
  * After the comfyui phase: records its outcome (with the next manifest write), then the media
  * phases (stabilize, lipsync, encode) and the end of the run.
  */
-export async function finishRun(steps: RunSteps, id: string, job: Job, result: ComfyUIPhaseResult, signal: AbortSignal): Promise<void> {
+export async function finishRun(
+  steps: RunSteps,
+  id: string,
+  job: Job,
+  result: ComfyUIPhaseResult,
+  signal: AbortSignal,
+  /** Phase fields not written yet (the patcher's last, taken): applied first. */
+  late: Record<string, unknown> | null = null,
+): Promise<void> {
   if (!result.ok) {
     if (result.stopped) return; // VIDAX is stopping: the next start recovers this run
     return steps.fail(id, 'comfyui', result.error);
   }
   const recordComfy = (m: Manifest) => {
+    if (late) Object.assign(m.phases.comfyui, late);
     endPhase(m, 'comfyui', 'completed', { outputs: result.files, queue_position: null, progress: finalProgress(m.phases.comfyui.progress) });
     m.artifacts = [...m.artifacts.filter((a) => a.phase !== 'comfyui'), ...result.artifacts];
   };

@@ -89,7 +89,9 @@ export async function runMediaPhases(steps: MediaSteps, id: string, job: Job, si
   for (const f of pending) f(probe);
   const comfyArtifacts = probe.artifacts.filter((a) => a.phase === 'comfyui');
   const fps = job.phases?.encode?.fps ?? 24;
-  let current: Current | null = await pickCurrent(workdir, comfyArtifacts, fps);
+  // Only a phase still to run needs the current video (picking it reads the images' headers).
+  const toRun = MEDIA_PHASES.some((p) => requested(job, p) && ['queued', 'running'].includes(probe.phases[p].status));
+  let current: Current | null = toRun ? await pickCurrent(workdir, comfyArtifacts, fps) : null;
   const tools = await steps.media.tools();
   // `partial`: a requested phase was skipped for a missing optional capability (libvidstab).
   let partial = MEDIA_PHASES.some((p) => probe.phases[p].status === 'skipped' && probe.phases[p].requested === true);

@@ -13,16 +13,25 @@ import { createLipsync } from './lipsync-phase.ts';
 import { runMediaPhases } from './media-phases.ts';
 import type { Media } from '../media/service.ts';
 import { createPhasePatcher } from './phase-patcher.ts';
+
+type PhasePatcher = ReturnType<typeof createPhasePatcher>;
+/**
+ * The first this-many ms of a comfyui phase write no patch (progress, queue position) of their
+ * own: a short prompt then writes none mid-run (its fields join the phase's closing write).
+ */
+const PATCH_QUIET_MS = 200;
 import { probePrompt } from './recover.ts';
 import { settleLoggedEnd } from './settle-logged.ts';
 import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
-import { unshowWait, waitForComfyUI } from './wait-comfyui.ts';
+import { unshowWait, WAIT_VISIBLE_MS, waitForComfyUI } from './wait-comfyui.ts';
 import { prepareWorkflow, type Workflow } from './prepare.ts';
 import { fetchUrlInputs, PrepareError, uploadInputs, urlInputs } from '../inputs/prepare-inputs.ts';
 import type { UrlGuard } from '../net/url-guard.ts';
 import type { Job } from '../jobs/schema.ts';
+import type { JobSummary } from '../jobs/job-parser.ts';
+import type { StartAtCreate } from '../runs/types.ts';
 
 export interface RunnerDeps {
   runs: Pick<RunStore, 'get' | 'readJob' | 'paths' | 'update' | 'appendEvent' | 'listActive' | 'readEvents'>;
@@ -53,6 +62,14 @@ export interface RunnerDeps {
 export interface Runner {
   /** POST /jobs/:id/start: 404/409 checks, ComfyUI made healthy, the run claimed and launched. */
   start(runId: string): Promise<{ run_id: string; run_status: 'running' }>;
+  /**
+   * `"start": true` on POST /jobs, before the run is written: when the job needs no prepare work
+   * (no inputs to fetch or upload, a body small enough to parse here) and ComfyUI is healthy
+   * within WAIT_VISIBLE_MS, the claim and workflow.json for `RunStore.create` to write with the
+   * run, and `launch` to call once it is durable. Else null: create queued, then `start` (which
+   * gives the same errors and the visible wait for ComfyUI as two separate calls).
+   */
+  startAtCreate(job: JobSummary, jobText: Uint8Array | string): Promise<CreateStart | null>;
   /** POST /jobs/:id/cancel: queued → failed CANCELLED (200); running → recorded, then stopped (202). */
   cancel(runId: string): Promise<CancelOutcome>;
   /** Resolves when the run's work here settles, after `ms`, or when `signal` aborts, whichever is first. */
@@ -67,6 +84,25 @@ export interface Runner {
   settled(): Promise<void>;
   /** Stops waiting on ComfyUI; runs in flight stay `running` for the next start to recover. */
   close(): Promise<void>;
+}
+
+/** A start decided before the run exists (see `Runner.startAtCreate`). */
+export interface CreateStart {
+  start(id: string): StartAtCreate;
+  launch(id: string): void;
+}
+
+/** Jobs up to this size are parsed on the loop for a start at create (larger ones: `start`). */
+const START_AT_CREATE_MAX_BYTES = 256 * 1024;
+
+/** The claim of a run's comfyui phase: running, prepare done (workflow.json), the prompt id minted. */
+function claimComfyUI(m: Manifest, promptId: string, now: string): void {
+  m.run_status = 'running';
+  m.started_at = now;
+  delete m.phases.prepare.waiting_for;
+  beginPhase(m, 'prepare');
+  endPhase(m, 'prepare', 'completed', { workflow: 'workflow.json' });
+  beginPhase(m, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
 }
 
 const alreadyStarted = (id: string, status: string) =>
@@ -105,11 +141,11 @@ export function createRunner(deps: RunnerDeps): Runner {
   const steps: RunSteps = { runs, event, fail, end: terminal.end, media: deps.media, lipsync, progressEveryMs: timing.progressEveryMs };
 
   /** What both paths need once a run is running: its job, deadline budget, files and phase I/O. */
-  async function runScope(id: string, abort: AbortController, promptId: string) {
-    const job = await runs.readJob(id);
+  async function runScope(id: string, abort: AbortController, promptId: string, known?: Job) {
+    const job = known ?? (await runs.readJob(id));
     const paths = runs.paths(id);
     const timeoutS = job.timeout_s ?? deps.defaultTimeoutS;
-    const patcher = createPhasePatcher(runs, id, log);
+    const patcher = createPhasePatcher(runs, id, log, PATCH_QUIET_MS);
     const io = phaseIO(id, abort, patcher.patch);
     const where = { promptId, timeoutS, outputsDir: paths.outputs, workdir: paths.workdir };
     return { job, timeoutS, patcher, io, where };
@@ -120,9 +156,9 @@ export function createRunner(deps: RunnerDeps): Runner {
    * submit the prompt once the event socket is ready (at most `eventsReadyMs`), await it,
    * collect its outputs, then the media phases and the end of the run (`complete`).
    */
-  async function freshRun(id: string, abort: AbortController, promptId: string, graph: Workflow): Promise<void> {
+  async function freshRun(id: string, abort: AbortController, promptId: string, graph: Workflow, known?: Job): Promise<void> {
     if (isCancelled(abort.signal)) return fail(id, 'comfyui', cancelledError('comfyui')); // never submitted
-    const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId);
+    const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId, known);
     const deadline = Date.now() + timeoutS * 1000;
     const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
     void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
@@ -169,9 +205,11 @@ export function createRunner(deps: RunnerDeps): Runner {
   }
 
   /** The common end of both paths: progress writes drained, then `finishRun` (media phases, one completion). */
-  async function complete(id: string, abort: AbortController, job: Job, patcher: { drain(): Promise<unknown> }, result: ComfyUIPhaseResult): Promise<void> {
+  async function complete(id: string, abort: AbortController, job: Job, patcher: PhasePatcher, result: ComfyUIPhaseResult): Promise<void> {
+    // A progress/queue patch still waiting goes into the comfyui phase's closing write.
+    const late = result.ok ? patcher.take() : null;
     await patcher.drain();
-    return finishRun(steps, id, job, result, abort.signal);
+    return finishRun(steps, id, job, result, abort.signal, late);
   }
 
   function phaseIO(id: string, abort: AbortController, patchPhase: (f: Record<string, unknown>) => void): ComfyUIPhaseIO {
@@ -227,7 +265,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       return fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${(err as Error).message}`));
     }
     void event(id, 'phase.completed', { phase: 'prepare' });
-    return freshRun(id, abort, promptId, graph);
+    return freshRun(id, abort, promptId, graph, job);
   }
 
   function launchWork(id: string, run: (abort: AbortController) => Promise<void>): void {
@@ -328,12 +366,7 @@ export function createRunner(deps: RunnerDeps): Runner {
         const now = new Date().toISOString();
         await runs.update(id, (cur) => {
           if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
-          cur.run_status = 'running';
-          cur.started_at = now;
-          delete cur.phases.prepare.waiting_for;
-          beginPhase(cur, 'prepare');
-          endPhase(cur, 'prepare', 'completed', { workflow: 'workflow.json' });
-          beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
+          claimComfyUI(cur, promptId, now);
         });
         const prepareError = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph)}\n`).then(
           () => undefined,
@@ -345,12 +378,44 @@ export function createRunner(deps: RunnerDeps): Runner {
         launchWork(id, (abort) =>
           prepareError
             ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
-            : freshRun(id, abort, promptId, graph),
+            : freshRun(id, abort, promptId, graph, job),
         );
       } finally {
         starting.delete(id);
       }
       return { run_id: id, run_status: 'running' };
+    },
+
+    async startAtCreate(summary, jobText) {
+      if (closed || urlInputs(summary).length > 0 || summary.params?.some((p) => p.input_file !== undefined)) return null;
+      const text = typeof jobText === 'string' ? jobText : Buffer.from(jobText.buffer, jobText.byteOffset, jobText.byteLength).toString('utf8');
+      if (text.length > START_AT_CREATE_MAX_BYTES) return null;
+      // As `start` does, but the wait must not show: ComfyUI healthy within WAIT_VISIBLE_MS, or the two-step path.
+      const ready = deps.processManager.ensureComfyUI();
+      let timer: NodeJS.Timeout | undefined;
+      const fast = await Promise.race([
+        ready.then(() => true, () => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(resolve, WAIT_VISIBLE_MS, false);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!fast || closed) return null;
+      const job = JSON.parse(text) as Job;
+      const promptId = mintPromptId();
+      let graph: Workflow | null = null;
+      return {
+        start(id) {
+          graph = prepareWorkflow(job.workflow, job.params ?? [], id);
+          return { claim: (m) => claimComfyUI(m, promptId, new Date().toISOString()), workflow: `${JSON.stringify(graph)}\n` };
+        },
+        launch(id) {
+          void event(id, 'run.started');
+          void event(id, 'phase.started', { phase: 'prepare' });
+          void event(id, 'phase.completed', { phase: 'prepare' });
+          launchWork(id, (abort) => freshRun(id, abort, promptId, graph as Workflow, job));
+        },
+      };
     },
 
     async waitFor(id, ms, signal) {

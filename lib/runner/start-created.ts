@@ -1,7 +1,7 @@
 import { ERRORS, type ErrorCode, VidaxError, vidaxError } from '../errors.ts';
 import type { RunStore } from '../runs/store.ts';
 import { runSummary, type RunSummary } from '../runs/summary.ts';
-import type { Runner } from './runner.ts';
+import type { CreateStart, Runner } from './runner.ts';
 import { finishedWithin } from './wait.ts';
 
 /**
@@ -15,9 +15,12 @@ export async function startCreated(
   id: string,
   wait: number | null,
   signal?: AbortSignal,
+  /** Claimed with the create (`Runner.startAtCreate`): launched here, no second claim. */
+  claimed?: CreateStart | null,
 ): Promise<{ ended: RunSummary | null }> {
   try {
-    await deps.runner.start(id);
+    if (claimed) claimed.launch(id);
+    else await deps.runner.start(id);
   } catch (err) {
     if (!(err instanceof VidaxError) || !(err.code in ERRORS)) throw err;
     throw vidaxError(err.code as ErrorCode, `the run ${id} was created and stays queued, but it could not start: ${err.message}`, {

@@ -109,7 +109,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
     paths,
     get: load,
 
-    async create(job, submittedText, inputs) {
+    async create(job, submittedText, inputs, start) {
       for (let attempt = 0; ; attempt += 1) {
         const id = mint();
         const p = paths(id);
@@ -130,13 +130,17 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
           try {
             mkdirSync(p.logs);
             if (inputs) renameSync(inputs.dir, p.inputs); // staged uploads join the run in one rename
+            const first: Manifest = { ...newManifest(id, p.workdir, job), inputs: inputs?.entries ?? [] };
+            const started = start?.(id);
+            started?.claim(first);
             const [, manifest] = await Promise.all([
               writeFileAtomic(p.job, submittedText ?? `${JSON.stringify(job)}\n`),
-              writeManifest(id, { ...newManifest(id, p.workdir, job), inputs: inputs?.entries ?? [] }),
+              writeManifest(id, first),
               events.append(id, p.events, 'run.created', { run_id: id, name: job.name ?? null }).then(appended(id)),
+              started ? writeFileAtomic(p.workflow, started.workflow) : null,
             ]); // in parallel: the fsyncs share a journal commit; the `creating` marker covers a crash
-            await index.move(id, 'creating', 'queued');
-            list.set(id, 'queued');
+            await index.move(id, 'creating', markerFor(manifest.run_status));
+            list.set(id, manifest.run_status);
             return { run_id: id, manifestPath: p.manifest, workdir: p.workdir, manifest };
           } catch (err) {
             cache.delete(id); // e.g. disk full: undo the half-written run, answer 500
@@ -229,7 +233,12 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
         for (const dir of [p.workdir, p.outputs]) tempFiles += await sweepTempFiles(dir);
         cache.delete(id);
         const m = await load(id).catch(() => null);
-        const whole = m !== null && (state !== 'creating' || (await stat(p.job).catch(() => null)) !== null);
+        // Half-created: job.json missing, or (started at create) workflow.json.
+        const whole =
+          m !== null &&
+          (state !== 'creating' ||
+            ((await stat(p.job).catch(() => null)) !== null &&
+              (m.run_status === 'queued' || (await stat(p.workflow).catch(() => null)) !== null)));
         if (!m || !whole) {
           if (state === 'creating') {
             await rm(p.workdir, { recursive: true, force: true }); // never acknowledged: no 202 was sent

@@ -19,6 +19,12 @@ export interface RunPaths {
   inputs: string;
 }
 
+/** What `create` writes for a run started in the same request: its claim and its workflow.json. */
+export interface StartAtCreate {
+  claim(m: Manifest): void;
+  workflow: string;
+}
+
 export interface CreatedRun {
   run_id: string;
   manifestPath: string;
@@ -34,8 +40,16 @@ export interface RunStore {
    * `inputs`: a staging folder of input files, moved to `<workdir>/inputs` in one rename and
    * listed as the manifest's `inputs`. `jobText`: job.json's content (compact JSON of the job,
    * e.g. from the job parser's thread); without it, `job` must be the whole job, written as JSON.
+   * `start` (`"start": true`, issue 14): given the minted id, the run's claim (applied to the first
+   * manifest, e.g. `running`) and `workflow.json`'s text, written in the same parallel write
+   * sequence; a crash before it is all durable leaves a half-created run that `recover()` removes.
    */
-  create(job: Job | JobSummary, jobText?: string | Uint8Array, inputs?: { dir: string; entries: InputEntry[] }): Promise<CreatedRun>;
+  create(
+    job: Job | JobSummary,
+    jobText?: string | Uint8Array,
+    inputs?: { dir: string; entries: InputEntry[] },
+    start?: (id: string) => StartAtCreate,
+  ): Promise<CreatedRun>;
   /** The manifest (frozen). Throws 404 `run_not_found` / `manifest_not_found`. */
   get(id: string): Promise<Manifest>;
   /** job.json as submitted. Throws 404 `run_not_found` / `job_not_found`. */

@@ -256,9 +256,9 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
 
   const runs: RunStore = {
     ...base,
-    async create(job, submittedText, inputs) {
+    async create(job, submittedText, inputs, start) {
       admit(job.webhook);
-      const run = await base.create(job, submittedText, inputs);
+      const run = await base.create(job, submittedText, inputs, start);
       specs.set(run.run_id, job.webhook ?? null); // no job.json read at the run's first event
       if (job.webhook) {
         outbox.mark(run.run_id);

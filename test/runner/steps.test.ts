@@ -28,6 +28,37 @@ describe('phase patcher', () => {
     assert.deepEqual([phase?.progress, phase?.queue_position], [{ value: 50, max: 50 }, 0]);
   });
 
+  it('writes nothing in its quiet time: those patches are taken for the next write, or written once it is over', async () => {
+    const runs = new FakeRunStore();
+    const id = runs.seed(JOB);
+    const short = createPhasePatcher(runs, id, createMemoryLogger(), 10_000);
+    short.patch({ queue_position: 0 });
+    short.patch({ progress: { value: 1, max: 2 } });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(runs.writes.get(id) ?? 0, 0, 'no write of their own while quiet');
+    assert.deepEqual(short.take(), { queue_position: 0, progress: { value: 1, max: 2 } });
+    assert.equal(short.take(), null, 'taken once');
+    await short.drain();
+    assert.equal(runs.writes.get(id) ?? 0, 0);
+
+    const drained = createPhasePatcher(runs, id, createMemoryLogger(), 10_000);
+    drained.patch({ queue_position: 2 });
+    await drained.drain(); // e.g. a failing run: written now, not lost
+    assert.equal(runs.writes.get(id), 1);
+    assert.equal(runs.manifests.get(id)?.phases.comfyui.queue_position, 2);
+
+    const long = createPhasePatcher(runs, id, createMemoryLogger(), 30);
+    long.patch({ queue_position: 0 });
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(runs.writes.get(id), 2, 'written once the quiet time is over');
+    assert.equal(long.take(), null);
+    long.patch({ queue_position: 1 });
+    await Promise.resolve();
+    assert.equal(long.take(), null, 'after the quiet time a patch is written at once');
+    await long.drain();
+    assert.equal(runs.writes.get(id), 3);
+  });
+
   it('keeps one write in flight: patches during it land in exactly one more, and drain waits for it', async () => {
     const runs = new FakeRunStore();
     const id = runs.seed(JOB);

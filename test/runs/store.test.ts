@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { VidaxError } from '../../lib/errors.ts';
 import type { Job } from '../../lib/jobs/schema.ts';
-import { PHASES } from '../../lib/runs/manifest.ts';
+import { type Manifest, PHASES } from '../../lib/runs/manifest.ts';
 import { createRunStore } from '../../lib/runs/store.ts';
 import { tempDir } from '../support/context.ts';
 import { fixtureWorkflow } from '../support/jobs.ts';
@@ -205,5 +205,46 @@ describe('run store', () => {
     assert.deepEqual(await restarted.listActive('queued'), [queued.run_id, late.run_id]);
     assert.deepEqual(await restarted.listActive('running'), [running.run_id]);
     assert.equal((await restarted.get(queued.run_id)).run_status, 'queued');
+  });
+
+  it('a run started at create (`"start": true`): claim and workflow.json in the create\'s one write sequence; a crash before all of it is durable leaves nothing recover() keeps', async () => {
+    const runsDir = tempDir();
+    const store = createRunStore({ runsDir });
+    const claim = (m: Manifest) => {
+      m.run_status = 'running';
+      m.phases.prepare.status = 'completed';
+      m.phases.comfyui = { ...m.phases.comfyui, status: 'running', prompt_id: 'p-1' };
+    };
+    const seen: string[] = [];
+    const run = await store.create(job(), undefined, undefined, (id) => {
+      seen.push(id);
+      return { claim, workflow: `{"graph":"${id}"}\n` };
+    });
+    assert.deepEqual(seen, [run.run_id], 'asked once, with the minted id');
+    const p = store.paths(run.run_id);
+    const onDisk = JSON.parse(readFileSync(p.manifest, 'utf8'));
+    assert.deepEqual([onDisk.run_status, onDisk.phases.comfyui.status, onDisk.phases.comfyui.prompt_id], ['running', 'running', 'p-1']);
+    assert.equal(run.manifest.run_status, 'running');
+    assert.equal(readFileSync(p.workflow, 'utf8'), `{"graph":"${run.run_id}"}\n`);
+    assert.deepEqual(activeMarkers(runsDir), [`${run.run_id}.running`]);
+    assert.deepEqual(await store.listActive('running'), [run.run_id]);
+    assert.deepEqual((await store.listRuns({ status: 'running', limit: 10 })).runs.map((m) => m.run_id), [run.run_id]);
+
+    // Crashes inside that sequence (the `creating` marker still there): manifest and job.json
+    // durable but no workflow.json → removed; everything durable → kept, running.
+    const torn = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    const whole = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    for (const r of [torn, whole]) {
+      rmSync(join(runsDir, '.active', `${r.run_id}.running`));
+      writeFileSync(join(runsDir, '.active', `${r.run_id}.creating`), '');
+    }
+    rmSync(store.paths(torn.run_id).workflow);
+    writeFileSync(join(torn.workdir, '.workflow.json.999.1.tmp'), '{"pa');
+    const restarted = createRunStore({ runsDir });
+    const result = await restarted.recover();
+    assert.deepEqual(result.removed, [torn.run_id]);
+    assert.equal(existsSync(torn.workdir), false);
+    assert.deepEqual(await restarted.listActive('running'), [run.run_id, whole.run_id]);
+    assert.equal((await restarted.get(whole.run_id)).run_status, 'running');
   });
 });

@@ -10,7 +10,7 @@ import { type Context, createContext } from '../lib/context.ts';
 import type { TerminalFaults } from '../lib/runner/terminal.ts';
 import { batchedWriter, createJsonLogger, errorFields, type Logger } from '../lib/logger.ts';
 import { createRequestLog } from '../lib/http/request-log.ts';
-import { lockRunsDir, RunsDirInUse } from '../lib/runs/lock.ts';
+import { RunsDirInUse } from '../lib/runs/lock.ts';
 import { describeComfyUI } from '../lib/comfyui/startup-check.ts';
 import { VERSION } from '../lib/version.ts';
 import { createApp } from './app.ts';
@@ -117,11 +117,11 @@ function createHttpServer(ctx: Context, config: Config, log: Logger): Server {
 }
 
 /**
- * Takes the runs dir's lock (RunsDirInUse if another VIDAX holds it: nothing is touched), builds
- * the context once, mounts the functions, listens.
+ * Builds the context once (which takes the runs dir's lock: RunsDirInUse if another VIDAX holds
+ * it, nothing touched), starts it, mounts the functions, listens. The context's `start()` and
+ * `dispose()` are all the lifecycle an adapter calls.
  */
 export async function startServer({ config, log, faults }: StartOptions): Promise<RunningServer> {
-  const lock = lockRunsDir(config.runsDir);
   const context = createContext({ config, log, version: VERSION, ...(faults ? { faults } : {}) });
   const { ctx } = context;
   let server: Server;
@@ -132,7 +132,6 @@ export async function startServer({ config, log, faults }: StartOptions): Promis
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
   } catch (err) {
     await context.dispose().catch(() => {});
-    lock.release();
     throw err;
   }
   const { port } = server.address() as AddressInfo;
@@ -148,11 +147,7 @@ export async function startServer({ config, log, faults }: StartOptions): Promis
         server.closeIdleConnections();
         ctx.liveEvents.closeAll(); // open event streams would hold the server open
         await closed;
-        try {
-          await context.dispose();
-        } finally {
-          lock.release();
-        }
+        await context.dispose(); // releases the runs dir's lock last
       })();
       return closing;
     },

@@ -11,6 +11,7 @@ import type { TerminalFaults } from './runner/terminal.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { createLiveEvents, type LiveEvents } from './runs/live-events.ts';
 import { createMedia, type Media } from './media/service.ts';
+import { lockRunsDir, type RunsDirLock } from './runs/lock.ts';
 import { createRunStore, type RunStore } from './runs/store.ts';
 import { createWebhooks } from './webhooks/service.ts';
 import { createWebhookTransport } from './webhooks/transport.ts';
@@ -64,12 +65,29 @@ export interface ContextLifecycle {
    * left `running` (re-attached or failed).
    */
   start(): Promise<void>;
-  /** Releases every service; runs in flight stay `running` for the next start to recover. */
+  /**
+   * Releases every service (timers, sockets, the parser thread, children it owns), then the runs
+   * dir's lock; runs in flight stay `running` for the next start to recover. Idempotent.
+   */
   dispose(): Promise<void>;
 }
 
-/** Builds the context and its services without any I/O; `start()` does the start-up work. */
-export function createContext({ config, log, version, faults }: ContextOptions): ContextLifecycle {
+/**
+ * Takes the runs dir's lock first (one VIDAX per runs dir: RunsDirInUse naming the owner's pid
+ * if another holds it, and nothing in the folder touched), then builds the context and its
+ * services; `start()` does the start-up work, `dispose()` releases everything and the lock.
+ */
+export function createContext(options: ContextOptions): ContextLifecycle {
+  const lock = lockRunsDir(options.config.runsDir);
+  try {
+    return buildContext(options, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+function buildContext({ config, log, version, faults }: ContextOptions, lock: RunsDirLock): ContextLifecycle {
   const comfyui = createComfyUIClient({
     url: config.comfyui.url,
     requestTimeoutMs: config.comfyui.requestTimeoutMs,
@@ -116,6 +134,18 @@ export function createContext({ config, log, version, faults }: ContextOptions):
     inputGuard,
     jobParser: createJobParser({ offThreadBytes: config.jobParserOffThreadBytes, maxQueued: config.jobParserMaxQueued }),
   });
+  /** Every service, in order; the lock is released after this. */
+  async function release(): Promise<void> {
+    ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
+    await ctx.jobParser.close();
+    await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
+    comfyuiEvents.close();
+    await processManager.close(); // stops a managed ComfyUI only with comfyui.stopOnExit; never an adopted one
+    await comfyui.close();
+    await webhooks.close(); // pending deliveries stay recorded for the next start
+    await inputGuard.close();
+    await runs.close(); // pending manifest writes and events land before exit
+  }
   let started: Promise<void> | undefined;
   let disposed: Promise<void> | undefined;
   return {
@@ -134,15 +164,11 @@ export function createContext({ config, log, version, faults }: ContextOptions):
     },
     dispose() {
       disposed ??= (async () => {
-        ctx.liveEvents.closeAll(); // event streams end (clients resume with Last-Event-ID)
-        await ctx.jobParser.close();
-        await ctx.runner.close(); // runs in flight stay `running`; the next start re-attaches or fails them
-        comfyuiEvents.close();
-        await processManager.close(); // stops a managed ComfyUI only with comfyui.stopOnExit; never an adopted one
-        await comfyui.close();
-        await webhooks.close(); // pending deliveries stay recorded for the next start
-        await inputGuard.close();
-        await runs.close(); // pending manifest writes and events land before exit
+        try {
+          await release();
+        } finally {
+          lock.release(); // last: until every write has landed, the folder is ours
+        }
       })();
       return disposed;
     },

@@ -8,7 +8,8 @@ import type { Bench } from './lib/bench.ts';
 import { openDirectClient } from './lib/comfyui-direct.ts';
 import { httpRequest } from './lib/http.ts';
 import { median, percentile } from './lib/load.ts';
-import { freePort } from './lib/proc.ts';
+import { freePort, ROOT, startServer } from './lib/proc.ts';
+import { START_NODE_FLAGS } from './lib/start-flags.ts';
 import { check, type Row } from './lib/results.ts';
 import { authHeaders, workspace } from './lib/servers.ts';
 import { closeVidaxAgent, startVidaxOn } from './lib/vidax-runs.ts';
@@ -80,16 +81,28 @@ export const overhead: Bench = {
       const runsDir = join(ws.dir, 'runs');
       const vidax = await startVidaxOn(comfy.url, { runsDir, logFile: join(ws.dir, 'vidax.log') });
       cleanups.unshift(() => vidax.stop());
+      // BENCH_OVERHEAD_AGAINST=<another tree's dist/vidax.mjs>: that build too, in the same rounds (a before/after).
+      const againstBundle = process.env.BENCH_OVERHEAD_AGAINST;
+      const against = againstBundle
+        ? await startServer({
+            name: 'VIDAX (other build)',
+            argv: [...START_NODE_FLAGS, againstBundle],
+            env: { VIDAX_RUNS_DIR: join(ws.dir, 'runs-other'), VIDAX_COMFYUI_URL: comfy.url },
+            logFile: join(ws.dir, 'vidax-other.log'),
+            cwd: ROOT,
+          })
+        : null;
+      if (against) cleanups.unshift(() => against.stop());
       const direct = await openDirectClient(comfy.url);
       cleanups.unshift(() => direct.close());
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       cleanups.push(() => agent.destroy());
       let n = 0;
-      const runVidax = async () => {
+      const runVidax = async (url = vidax.url) => {
         // encode off: the direct client makes no video either (encode has its own bench against bare ffmpeg)
         const body = JSON.stringify({ workflow: graph(n++ % 256, 'ovh'), start: true, phases: { encode: { enabled: false } } });
         const t0 = performance.now();
-        const reply = await httpRequest(`${vidax.url}/jobs`, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json', prefer: 'wait=60' }), body, agent, timeoutMs: 70_000 });
+        const reply = await httpRequest(`${url}/jobs`, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json', prefer: 'wait=60' }), body, agent, timeoutMs: 70_000 });
         const ms = performance.now() - t0;
         const summary = JSON.parse(reply.body) as { run_status?: string };
         if (reply.status !== 200 || summary.run_status !== 'completed') throw new Error(`POST /jobs start:true answered ${reply.status}: ${reply.body.slice(0, 300)}`);
@@ -103,27 +116,32 @@ export const overhead: Bench = {
         for (const f of readdirSync(dir)) sha256(join(dir, f));
         return performance.now() - t0;
       };
+      const runOther = async () => runVidax(against?.url);
       for (let i = 0; i < warmup; i++) {
         await runVidax();
         await runDirect();
+        if (against) await runOther();
       }
       const v: number[] = [];
       const d: number[] = [];
+      const o: number[] = [];
       for (let i = 0; i < pairs; i++) {
-        if (i % 2 === 0) {
-          v.push(await runVidax());
-          d.push(await runDirect());
-        } else {
-          d.push(await runDirect());
-          v.push(await runVidax());
-        }
-        if ((i + 1) % 10 === 0 || opts.quick) opts.log(`  pair ${i + 1}/${pairs}: VIDAX ${r2(v[i] as number)} ms, direct ${r2(d[i] as number)} ms`);
+        // Each round runs every side once, the order rotated.
+        const sides = [async () => v.push(await runVidax()), async () => d.push(await runDirect()), ...(against ? [async () => o.push(await runOther())] : [])];
+        for (let k = 0; k < sides.length; k++) await (sides[(i + k) % sides.length] as () => Promise<number>)();
+        if ((i + 1) % 10 === 0 || opts.quick) opts.log(`  round ${i + 1}/${pairs}: VIDAX ${r2(v[i] as number)} ms, direct ${r2(d[i] as number)} ms${against ? `, other build ${r2(o[i] as number)} ms` : ''}`);
       }
       const diff = v.map((t, i) => t - (d[i] as number));
       const rows: Row[] = [
         { target: 'VIDAX: POST /jobs {start:true} + Prefer: wait=60 → 200 completed', ...stats(v) },
         { target: 'direct client: POST /prompt → output on disk, sha256', ...stats(d) },
         { target: 'overhead (paired difference)', ...stats(diff) },
+        ...(against
+          ? [
+              { target: 'other build (BENCH_OVERHEAD_AGAINST), same rounds', ...stats(o) },
+              { target: 'other build overhead (paired difference)', ...stats(o.map((t, i) => t - (d[i] as number))) },
+            ]
+          : []),
       ];
       const medDiff = median(diff);
       return {

@@ -92,6 +92,9 @@ export interface CreateStart {
   launch(id: string): void;
 }
 
+/** How long a health check of ComfyUI stands for a start at create (see `healthyNow`). */
+const HEALTHY_FRESH_MS = 1000;
+
 /** Jobs up to this size are parsed on the loop for a start at create (larger ones: `start`). */
 const START_AT_CREATE_MAX_BYTES = 256 * 1024;
 
@@ -126,6 +129,40 @@ export function createRunner(deps: RunnerDeps): Runner {
       abort.abort({ kind: 'crashed', message: `the managed ComfyUI exited unexpectedly${info.message ? `: ${info.message}` : ''}` });
     }
   });
+
+  /**
+   * ComfyUI's last good health check (`ensureComfyUI`) for a start at create, and the event socket
+   * it was made over: a crash or any change of that socket forgets it.
+   */
+  let healthy: { at: number; socket: string } | null = null;
+  deps.processManager.onCrash(() => {
+    healthy = null;
+  });
+  deps.events.onConnectionChange(() => {
+    healthy = null;
+  });
+
+  /**
+   * For a start at create: ComfyUI made healthy (as `start` does) within WAIT_VISIBLE_MS, so the
+   * wait never has to show; false if slower or failing (the caller takes the two-step path). A
+   * check at most HEALTHY_FRESH_MS old over the same, still open event socket stands (a ComfyUI
+   * that exits closes that socket at once); otherwise ComfyUI is asked again.
+   */
+  async function healthyNow(): Promise<boolean> {
+    const socket = deps.events.clientId;
+    if (socket !== null && healthy?.socket === socket && Date.now() - healthy.at < HEALTHY_FRESH_MS) return true;
+    const ready = deps.processManager.ensureComfyUI();
+    let timer: NodeJS.Timeout | undefined;
+    const fast = await Promise.race([
+      ready.then(() => true, () => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(resolve, WAIT_VISIBLE_MS, false);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (fast && socket !== null && deps.events.clientId === socket) healthy = { at: Date.now(), socket };
+    return fast;
+  }
 
   /** The one way a run ends: its terminal event once, then its manifest, each retried until it lands. */
   const terminal = createTerminalWriter(runs, log, deps.faults);
@@ -390,17 +427,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       if (closed || urlInputs(summary).length > 0 || summary.params?.some((p) => p.input_file !== undefined)) return null;
       const text = typeof jobText === 'string' ? jobText : Buffer.from(jobText.buffer, jobText.byteOffset, jobText.byteLength).toString('utf8');
       if (text.length > START_AT_CREATE_MAX_BYTES) return null;
-      // As `start` does, but the wait must not show: ComfyUI healthy within WAIT_VISIBLE_MS, or the two-step path.
-      const ready = deps.processManager.ensureComfyUI();
-      let timer: NodeJS.Timeout | undefined;
-      const fast = await Promise.race([
-        ready.then(() => true, () => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(resolve, WAIT_VISIBLE_MS, false);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!fast || closed) return null;
+      if (!(await healthyNow()) || closed) return null;
       const job = JSON.parse(text) as Job;
       const promptId = mintPromptId();
       let graph: Workflow | null = null;

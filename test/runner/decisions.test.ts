@@ -214,6 +214,41 @@ describe('runner decisions (fakes, mock timers)', () => {
     assert.deepEqual(t.runs.events.get(id)?.map((e) => [e.type, e.code]), [['run.start_failed', 'COMFYUI_START_FAILED']]);
   });
 
+  it('start at create ("start": true): asks ComfyUI unless a check under 1 s old over the same open socket stands; slow or failing → null (two-step path)', async () => {
+    const t = setup();
+    const text = JSON.stringify(JOB);
+    const summary = { phases: JOB.phases } as Parameters<typeof t.runner.startAtCreate>[0];
+    assert.ok(await t.runner.startAtCreate(summary, text));
+    assert.equal(t.processManager.ensured, 1, 'no socket yet: asked');
+    await t.events.ready();
+    assert.ok(await t.runner.startAtCreate(summary, text));
+    assert.equal(t.processManager.ensured, 2, 'socket open, no check over it yet: asked');
+    assert.ok(await t.runner.startAtCreate(summary, text));
+    assert.equal(t.processManager.ensured, 2, 'a fresh check over the same socket stands');
+    await advance(1000);
+    assert.ok(await t.runner.startAtCreate(summary, text));
+    assert.equal(t.processManager.ensured, 3, 'a check 1 s old: asked again');
+    t.events.drop();
+    t.events.reconnect();
+    assert.ok(await t.runner.startAtCreate(summary, text));
+    assert.equal(t.processManager.ensured, 4, 'the socket changed: asked again');
+    t.processManager.crash();
+    t.processManager.startError = new ComfyUIError('COMFYUI_START_FAILED', 'exited');
+    assert.equal(await t.runner.startAtCreate(summary, text), null, 'after a crash it is asked, and its failure means the two-step path');
+    assert.equal(t.processManager.ensured, 5);
+    t.processManager.startError = null;
+    let open!: () => void;
+    t.processManager.startGate = new Promise<void>((r) => {
+      open = r;
+    });
+    const slow = t.runner.startAtCreate(summary, text);
+    await advance(100);
+    assert.equal(await slow, null, 'not healthy within 100 ms: the two-step path (its wait shows)');
+    open();
+    const inputs = { ...summary, inputs: { clip: { url: 'https://example.com/a.mp4' } } } as typeof summary;
+    assert.equal(await t.runner.startAtCreate(inputs, text), null, 'inputs to prepare: the two-step path');
+  });
+
   it('only a queued run starts: a second start is 409 run_already_started, and one start wins of two at once', async () => {
     const t = setup();
     const id = t.runs.seed(JOB);

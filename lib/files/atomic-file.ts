@@ -39,14 +39,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
-/** Makes a finished temp file durable (fsync) and moves it over `dest` in one rename. */
-export async function syncAndRename(tmp: string, dest: string): Promise<void> {
-  const fh = await open(tmp, 'r+');
+/** Makes a finished file durable (fsync). */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** Makes a finished temp file durable (fsync) and moves it over `dest` in one rename. */
+export async function syncAndRename(tmp: string, dest: string): Promise<void> {
+  await syncFile(tmp);
   await rename(tmp, dest);
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { tempPathFor } from '../files/atomic-file.ts';
 import { type MediaEnv, requireTools } from './env.ts';
 import { MediaFailure, runFfmpeg } from './ffmpeg.ts';
+import { readMp4Head } from './mp4-head.ts';
 import { type FinalMedia, keepVerified, probeMedia } from './probe.ts';
 import type { Current } from './source.ts';
 import { stageInput, unstage } from './stage.ts';
@@ -77,10 +78,17 @@ export async function encodeFinal(env: MediaEnv, current: Current | null, o: Enc
     let durationS = staged.totalS;
     let sourceAudio = false;
     if (current.kind === 'video') {
-      const info = await probeMedia(bins.ffprobe, workdir, staged.path, { signal, setpriv: bins.setpriv, failCode: 'ENCODE_FAILED' });
-      if (!info.video_codec) throw new MediaFailure('ENCODE_FAILED', `${current.path} has no video stream`);
-      durationS = info.duration_s;
-      sourceAudio = info.audio_codec !== null;
+      // An MP4/MOV's header says it without a process; anything else (or any doubt) is ffprobe's.
+      const head = await readMp4Head(join(workdir, staged.path));
+      if (head) {
+        durationS = head.duration_s;
+        sourceAudio = head.audio;
+      } else {
+        const info = await probeMedia(bins.ffprobe, workdir, staged.path, { signal, setpriv: bins.setpriv, failCode: 'ENCODE_FAILED' });
+        if (!info.video_codec) throw new MediaFailure('ENCODE_FAILED', `${current.path} has no video stream`);
+        durationS = info.duration_s;
+        sourceAudio = info.audio_codec !== null;
+      }
     }
     const inputs = [...staged.args];
     let withAudio: 'input' | 'source' | 'none' = sourceAudio ? 'source' : 'none';

@@ -52,7 +52,7 @@ export interface FfmpegRun {
   cwd: string;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
-  /** Expected output duration, to turn out_time into a ratio. */
+  /** Expected output duration, to turn out_time into a ratio (else the input's `Duration:` line). */
   totalS?: number | null | undefined;
   onProgress?: ((p: FfmpegProgress) => void) | undefined;
   /** Code of a non-zero exit (e.g. ENCODE_FAILED, STABILIZE_FAILED). */
@@ -85,6 +85,9 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
   });
   let pending = '';
   let snap: Record<string, string> = {};
+  // Without a known total, the first input's `Duration: HH:MM:SS.cc` (printed before any frame) is it.
+  let totalS = run.totalS ?? null;
+  let head = totalS === null ? '' : null;
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (chunk: string) => {
     pending += chunk;
@@ -98,12 +101,19 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
       if (key !== 'progress') continue;
       const us = num(snap.out_time_us) ?? num(snap.out_time_ms);
       const outS = us === null ? null : Math.max(0, us / 1e6);
-      const ratio = outS !== null && run.totalS ? Math.min(1, Math.round((outS / run.totalS) * 1000) / 1000) : null;
+      const ratio = outS !== null && totalS ? Math.min(1, Math.round((outS / totalS) * 1000) / 1000) : null;
       run.onProgress?.({ frame: num(snap.frame), out_time_s: outS === null ? null : Math.round(outS * 1000) / 1000, speed: snap.speed ?? null, ratio });
       snap = {};
     }
   });
-  child.stderr?.on('data', (d: Buffer) => tail.push(d));
+  child.stderr?.on('data', (d: Buffer) => {
+    tail.push(d);
+    if (head === null) return;
+    head += d.toString('utf8');
+    const m = /Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(head);
+    if (m) totalS = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) || null;
+    if (m || head.length > 16_384) head = null;
+  });
   const result = await child;
   if (result.isCanceled || run.signal?.aborted) throw new MediaAborted(run.signal?.reason);
   const details = { exit_code: result.exitCode ?? null, signal: result.signal ?? null, last_lines: tail.lines(12) };

@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { syncAndRename } from '../files/atomic-file.ts';
+import { syncFile } from '../files/atomic-file.ts';
 import { MediaAborted, MediaFailure } from './ffmpeg.ts';
 import { hashFile } from './hash.ts';
 import { dieWithParent } from './leftovers.ts';
@@ -92,8 +92,8 @@ export async function probeMedia(
 }
 
 /**
- * The end of every media step: ffprobe of the temp output `tmp`, `check` (a reason to refuse
- * it, or null), then its size and sha256, fsync and rename to `dest` (both inside `cwd`).
+ * The end of every media step: ffprobe of the temp output `tmp`, its size and sha256 and its
+ * fsync (together), `check` (a reason to refuse it, or null), then the rename to `dest` (both inside `cwd`).
  */
 export async function keepVerified(
   bin: string,
@@ -102,11 +102,11 @@ export async function keepVerified(
   dest: string,
   opts: { signal?: AbortSignal | undefined; failCode: string; setpriv?: string | null; check(info: MediaInfo): string | null },
 ): Promise<FinalMedia> {
-  const info = await probeMedia(bin, cwd, tmp, opts);
+  // ffprobe, the hash and the fsync read the same finished file: at once, then the rename.
+  const [info, { bytes, sha256 }] = await Promise.all([probeMedia(bin, cwd, tmp, opts), hashFile(join(cwd, tmp)), syncFile(join(cwd, tmp))]);
   const refused = opts.check(info);
   if (refused) throw new MediaFailure(opts.failCode, refused);
-  const { bytes, sha256 } = await hashFile(join(cwd, tmp));
-  await syncAndRename(join(cwd, tmp), join(cwd, dest));
+  await rename(join(cwd, tmp), join(cwd, dest));
   const { audio_duration_s: _a, format: _f, ...media } = info;
   return { ...media, bytes, sha256 };
 }

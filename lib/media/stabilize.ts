@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { tempPathFor } from '../files/atomic-file.ts';
 import { type MediaEnv, requireTools } from './env.ts';
 import { runFfmpeg } from './ffmpeg.ts';
-import { keepVerified, probeMedia } from './probe.ts';
+import { keepVerified } from './probe.ts';
 import type { Current } from './source.ts';
 import { stageInput, unstage } from './stage.ts';
 
@@ -43,7 +43,8 @@ export async function stabilize(env: MediaEnv, current: Current, o: StabilizeOpt
   const staged = await stageInput(workdir, 'stabilize', current);
   const tmp = tempPathFor(STABILIZED);
   try {
-    const totalS = staged.totalS ?? (await probeMedia(bins.ffprobe, workdir, staged.path, { signal, setpriv: bins.setpriv, failCode: 'STABILIZE_FAILED' })).duration_s;
+    // A video's length (for progress) comes from ffmpeg's own `Duration:` line: no ffprobe before.
+    const totalS = staged.totalS;
     const f = stabilizeFilters(o, TRANSFORMS);
     const common = { bin: bins.ffmpeg, setpriv: bins.setpriv, cwd: workdir, timeoutMs: env.config.timeoutS * 1000, signal, failCode: 'STABILIZE_FAILED' };
     // Progress: the detect pass is the first half, the transform pass the second.

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { footprint } from './footprint.ts';
 import { health } from './health.ts';
 import { jobsGet, jobsPost } from './jobs.ts';
+import { media } from './media.ts';
+import { mediaRss } from './media-rss.ts';
 import { type Bench, SkipBench } from './lib/bench.ts';
 import { markdown, RESULTS_FILE, saveResult } from './lib/results.ts';
 import { orchestration } from './orchestration.ts';
@@ -10,7 +12,7 @@ import { overhead } from './overhead.ts';
 import { scale } from './scale.ts';
 import { transfer } from './transfer.ts';
 
-const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration, transfer, overhead];
+const benches: Bench[] = [health, footprint, jobsGet, jobsPost, scale, orchestration, transfer, overhead, media, mediaRss];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

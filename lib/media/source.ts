@@ -7,18 +7,28 @@ export type Current = { kind: 'video'; path: string } | { kind: 'frames'; paths:
 export const VIDEO_EXTS = new Set(['.mp4', '.webm', '.mov', '.mkv', '.gif']);
 const IMAGE_EXTS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff']);
 
-/** An animated PNG has an `acTL` chunk before its image data; an animated WebP an `ANIM` chunk. */
+/**
+ * An animated PNG has an `acTL` chunk before its image data (found by walking the chunk headers:
+ * ComfyUI's PNGs carry the workflow as text chunks of any size before it); an animated WebP an
+ * `ANIM` chunk (right after `VP8X`, at the start).
+ */
 async function isAnimated(path: string): Promise<boolean> {
   const fh = await open(path, 'r').catch(() => null);
   if (!fh) return false;
   try {
-    const buf = Buffer.alloc(1 << 20);
+    const buf = Buffer.alloc(4096);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     const head = buf.subarray(0, bytesRead);
     if (head.subarray(1, 4).toString('latin1') === 'PNG') {
-      const actl = head.indexOf('acTL', 8, 'latin1');
-      const idat = head.indexOf('IDAT', 8, 'latin1');
-      return actl !== -1 && (idat === -1 || actl < idat);
+      for (let off = 8, i = 0; i < 256; i += 1) {
+        const { bytesRead: n } = await fh.read(buf, 0, 8, off);
+        if (n < 8) return false;
+        const type = buf.toString('latin1', 4, 8);
+        if (type === 'acTL') return true;
+        if (type === 'IDAT' || type === 'IEND') return false;
+        off += 12 + buf.readUInt32BE(0);
+      }
+      return false;
     }
     if (head.subarray(8, 12).toString('latin1') === 'WEBP') return head.indexOf('ANIM', 12, 'latin1') !== -1;
     return false;

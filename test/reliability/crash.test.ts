@@ -1,15 +1,12 @@
 // Crash: kill -9 the real VIDAX process at random moments while runs are created and run, restart
 // it over the same runs dir (ComfyUI, an external simulator, survives), and check nothing is lost.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tempDir } from '../support/context.ts';
-import { type RunningSimulator, startSimulator } from '../support/simulator.ts';
 import { workflow } from '../support/vidax.ts';
 import { call } from './support/http.ts';
-import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
+import { crashBed, KEY, type VidaxProc } from './support/proc.ts';
 import { inspectRunsDir } from './support/runs-dir.ts';
 
 const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? 50);
@@ -33,23 +30,11 @@ const getJob = async (vx: VidaxProc, id: string) => {
 };
 
 describe('crash: kill -9 VIDAX at random moments', () => {
-  let sim: RunningSimulator;
-  let base: string;
-  let vx: VidaxProc | undefined;
-  const config = () => ({ comfyui: { url: sim.url, autoStart: false, requestTimeoutMs: 5000, healthTimeoutMs: 1000 } });
-
-  before(async () => {
-    sim = await startSimulator();
-    base = tempDir('vidax-crash-');
-  });
-  after(async () => {
-    await vx?.kill();
-    await sim?.stop();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const bed = crashBed('vidax-crash-');
+  let vx: VidaxProc;
 
   it(`survives ${ITERATIONS} kill -9s: every 202 run exists, manifests parse, nothing stays running, no temp files`, { timeout: 15 * 60_000 }, async () => {
-    const runsDir = join(base, 'runs');
+    const runsDir = join(bed.base, 'runs');
     const accepted = new Set<string>();
     const totals = { creates: 0, accepted: 0, starts: 0, startsAccepted: 0, lostAnswers: 0, tempSeen: 0, lostChecked: 0 };
     const outcomes = new Map<string, string>(); // run id → how a run that was running ended
@@ -71,7 +56,7 @@ describe('crash: kill -9 VIDAX at random moments', () => {
             const promptId = body.error?.code === 'COMFYUI_PROMPT_LOST' ? body.error.details?.prompt_id : null;
             if (promptId) {
               // "Lost" must be true: ComfyUI (which survived the kill) never got that prompt.
-              const h = await call(sim.url, `/history/${promptId}`, { timeoutMs: 5000 });
+              const h = await call(bed.sim.url, `/history/${promptId}`, { timeoutMs: 5000 });
               assert.deepEqual(JSON.parse(h.text), {}, `iteration ${iteration}: ${id} failed COMFYUI_PROMPT_LOST but ComfyUI ran prompt ${promptId}`);
               totals.lostChecked += 1;
             }
@@ -85,7 +70,7 @@ describe('crash: kill -9 VIDAX at random moments', () => {
       assert.deepEqual([...disk.status].filter(([, s]) => s === 'running'), [], `iteration ${iteration}: running on disk after settling`);
     };
 
-    vx = await startVidaxProc(base, config());
+    vx = await bed.start();
     for (let i = 0; i < ITERATIONS; i += 1) {
       const fresh: string[] = [];
       const proc = vx;
@@ -124,7 +109,7 @@ describe('crash: kill -9 VIDAX at random moments', () => {
       const before = inspectRunsDir(runsDir);
       totals.tempSeen += before.tempFiles.length;
       for (const [id, st] of before.status) if (st === 'running') wasRunning.add(id);
-      vx = await startVidaxProc(base, config());
+      vx = await bed.start();
       for (const id of fresh) {
         assert.equal((await getJob(vx, id)).status, 200, `iteration ${i}: run ${id} answered 202 is gone`);
       }

@@ -3,15 +3,13 @@
 // the cut phase runs again from its input (lipsync re-attaches its prompt), and the run ends
 // `success` with a playable final.mp4, no temp file and no ffmpeg of a killed VIDAX left running.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killLeftovers } from '../../lib/media/leftovers.ts';
-import { tempDir } from '../support/context.ts';
 import { ffmpeg, makeWav, probe, realTools } from '../support/media.ts';
-import { type RunningSimulator, startSimulator } from '../support/simulator.ts';
-import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
+import { crashBed, KEY } from './support/proc.ts';
 import { inspectRunsDir } from './support/runs-dir.ts';
 
 const SECONDS = 6;
@@ -70,28 +68,16 @@ const events = (workdir: string) =>
   });
 
 describe('kill -9 during each media phase (real process, real ffmpeg)', { skip: process.platform !== 'linux' && 'needs /proc' }, () => {
-  let sim: RunningSimulator;
-  let base: string;
-  let vx: VidaxProc | undefined;
-  const config = () => ({ comfyui: { url: sim.url, autoStart: false, requestTimeoutMs: 5000, healthTimeoutMs: 1000 } });
-
-  before(async () => {
-    sim = await startSimulator();
-    base = tempDir('vidax-media-crash-');
-  });
-  after(async () => {
-    await vx?.kill();
-    await sim?.stop();
-    rmSync(base, { recursive: true, force: true });
-  });
+  const bed = crashBed('vidax-media-crash-');
 
   it('stabilize, lipsync and encode each cut by a kill -9: re-run at recovery, the run completes with a playable final.mp4', { timeout: 5 * 60_000 }, async () => {
+    const base = bed.base;
     // A small but busy clip (moving picture + noise: x264 and vidstab have real work), 6 s at 24 fps.
     const clipPath = join(base, 'clip.mp4');
     ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}:duration=${SECONDS},noise=alls=25:allf=t`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clipPath]);
     makeWav(join(base, 'voice.wav'), SECONDS);
     const setpriv = (await realTools()).setpriv ?? null;
-    vx = await startVidaxProc(base, config());
+    let vx = await bed.start();
     const form = new FormData();
     form.append('job', JSON.stringify({
       workflow: clipWorkflow('clip'),
@@ -142,12 +128,12 @@ describe('kill -9 during each media phase (real process, real ffmpeg)', { skip: 
         assert.equal(running(pid), false, `ffmpeg ${pid} of the killed VIDAX still runs ${Date.now() - t0} ms after the kill (${phase})`);
       }
       kills[kills.length - 1]!.ms = Date.now() - t0;
-      vx = await startVidaxProc(base, config());
+      vx = await bed.start();
     }
 
     // The last restart finishes the run.
     type Summary = { run_status: string; exit_status: string; error: unknown; phases: Record<string, { status: string }> };
-    const summary = async () => (await (await fetch(`${vx?.url}/jobs/${id}`, { headers: { 'x-api-key': KEY } })).json()) as Summary;
+    const summary = async () => (await (await fetch(`${vx.url}/jobs/${id}`, { headers: { 'x-api-key': KEY } })).json()) as Summary;
     let end = await summary();
     for (const deadline = Date.now() + 120_000; end.run_status === 'running' && Date.now() < deadline; end = await summary()) await sleep(100);
     assert.equal(end.run_status, 'completed', JSON.stringify(end.error));

@@ -1,8 +1,10 @@
 // The real VIDAX process (adapters/node.ts from source) over a given runs dir, for the reliability suite.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { freePort } from '../../support/comfyui.ts';
-import { TEST_KEY } from '../../support/context.ts';
+import { TEST_KEY, tempDir } from '../../support/context.ts';
+import { type RunningSimulator, startSimulator } from '../../support/simulator.ts';
 import { spawnProcess } from '../../../scripts/lib/spawn.ts';
 import { ROOT, type Spawned, spawnVidax } from '../../support/spawn.ts';
 
@@ -90,6 +92,39 @@ export async function startLoggingVidax(base: string, config: Record<string, unk
     stderr: proc.stderr,
     async stop() {
       await proc.stop(10_000);
+    },
+  };
+}
+
+/**
+ * The set-up of a kill -9 suite (call inside its describe): an external simulator that outlives
+ * every VIDAX, a temp base dir, and `start()` of VIDAX over it adopting that simulator; after the
+ * suite the last VIDAX is killed, the simulator stopped and the base dir removed.
+ */
+export function crashBed(prefix: string) {
+  let sim: RunningSimulator | undefined;
+  let base = '';
+  let last: VidaxProc | undefined;
+  before(async () => {
+    sim = await startSimulator();
+    base = tempDir(prefix);
+  });
+  after(async () => {
+    await last?.kill();
+    await sim?.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+  return {
+    get sim(): RunningSimulator {
+      if (!sim) throw new Error('crashBed: the simulator is not up yet');
+      return sim;
+    },
+    get base() {
+      return base;
+    },
+    async start(): Promise<VidaxProc> {
+      last = await startVidaxProc(base, { comfyui: { url: this.sim.url, autoStart: false, requestTimeoutMs: 5000, healthTimeoutMs: 1000 } });
+      return last;
     },
   };
 }

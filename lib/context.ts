@@ -5,6 +5,7 @@ import { createProcessManager, type ProcessManager } from './comfyui/process-man
 import type { Config } from './config.ts';
 import { sweepStaging } from './inputs/staging.ts';
 import { createJobParser, type JobParser } from './jobs/job-parser.ts';
+import { createJobLoader } from './jobs/job-loader.ts';
 import { createUrlGuard, type UrlGuard } from './net/url-guard.ts';
 import { createRunner, type Runner } from './runner/runner.ts';
 import type { TerminalFaults } from './runner/terminal.ts';
@@ -88,17 +89,29 @@ export function createContext(options: ContextOptions): ContextLifecycle {
 }
 
 function buildContext({ config, log, version, faults }: ContextOptions, lock: RunsDirLock): ContextLifecycle {
+  // One parser thread for what is large: job bodies (POST /jobs), stored jobs of starting runs,
+  // ComfyUI's /history and /queue replies that repeat a large graph.
+  const jobParser = createJobParser({ offThreadBytes: config.jobParserOffThreadBytes, maxQueued: config.jobParserMaxQueued });
   const comfyui = createComfyUIClient({
     url: config.comfyui.url,
     requestTimeoutMs: config.comfyui.requestTimeoutMs,
     maxReplyBytes: config.comfyui.maxReplyBytes,
+    parseLargeReply: (bytes, kind) => jobParser.comfyuiReply(bytes, kind),
     shareQueueMs: 500, // every run polls /queue each second: one request serves them all
   });
   const comfyuiEvents = createEventStream({ url: config.comfyui.url, log, maxMessageBytes: config.comfyui.maxMessageBytes });
   const processManager = createProcessManager({ config: config.comfyui, client: comfyui, log });
   const store = createRunStore({ runsDir: config.runsDir, log, cacheBytes: config.manifestCacheBytes });
   // Signed deliveries of run events hook into the store's create and appendEvent (lib/webhooks/).
-  const webhooks = createWebhooks({ config: config.webhooks, runs: store, transport: createWebhookTransport(config.webhooks), log, version });
+  const jobs = createJobLoader(store, jobParser);
+  const webhooks = createWebhooks({
+    config: config.webhooks,
+    runs: store,
+    transport: createWebhookTransport(config.webhooks),
+    log,
+    version,
+    readJobSummary: jobs.summary,
+  });
   const runs = webhooks.runs;
   const inputGuard = createUrlGuard({
     allow: config.inputs.urlAllow,
@@ -122,6 +135,7 @@ function buildContext({ config, log, version, faults }: ContextOptions, lock: Ru
     media,
     runner: createRunner({
       ...(faults ? { faults } : {}),
+      jobs,
       runs,
       comfyui,
       events: comfyuiEvents,
@@ -132,7 +146,7 @@ function buildContext({ config, log, version, faults }: ContextOptions, lock: Ru
       inputs: { guard: inputGuard, maxFileBytes: config.inputs.maxFileBytes },
     }),
     inputGuard,
-    jobParser: createJobParser({ offThreadBytes: config.jobParserOffThreadBytes, maxQueued: config.jobParserMaxQueued }),
+    jobParser,
   });
   /** Every service, in order; the lock is released after this. */
   async function release(): Promise<void> {

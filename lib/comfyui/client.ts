@@ -1,3 +1,4 @@
+import type { GraphReply } from './reply-graphs.ts';
 import { randomUUID } from 'node:crypto';
 import { VidaxError, vidaxError } from '../errors.ts';
 import { openAsBlob } from 'node:fs';
@@ -48,6 +49,13 @@ export interface ComfyUIClientOptions {
   dispatcher?: Dispatcher;
   /** Most bytes of one JSON reply (history, queue, object_info, …): more is COMFYUI_PROTOCOL_ERROR. Default 32 MiB. */
   maxReplyBytes?: number;
+  /**
+   * Parses a `/history` or `/queue` reply of `largeReplyBytes` or more off the event loop, the
+   * prompts' graphs left out (lib/comfyui/reply-graphs.ts). Without it, every reply parses here.
+   */
+  parseLargeReply?: (bytes: Buffer, kind: GraphReply) => Promise<unknown>;
+  /** Default 1 MiB. */
+  largeReplyBytes?: number;
   /** `queue()` calls within this many ms share one `GET /queue` (all runs poll it). Default 0: each call asks. */
   shareQueueMs?: number;
 }
@@ -62,6 +70,10 @@ const LOCAL_FS_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE',
 
 /** Reads a reply body as text, refusing more than `max` bytes (the rest is not read). */
 async function cappedText(reply: Reply, what: string, max: number): Promise<string> {
+  return (await cappedBytes(reply, what, max)).toString('utf8');
+}
+
+async function cappedBytes(reply: Reply, what: string, max: number): Promise<Buffer> {
   const declared = Number(reply.headers['content-length'] ?? 0);
   const tooLarge = () =>
     new ComfyUIError('COMFYUI_PROTOCOL_ERROR', `ComfyUI's reply to ${what} is larger than comfyui.maxReplyBytes (${max})`, {
@@ -75,7 +87,20 @@ async function cappedText(reply: Reply, what: string, max: number): Promise<stri
     if (total > max) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks, total).toString('utf8');
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * The `POST /prompt` body around a graph already serialised (the same fields as the object
+ * form): a large graph is copied once, never parsed or stringified on the event loop.
+ */
+function promptBody(graph: Uint8Array, input: SubmitInput): Buffer {
+  const rest = {
+    prompt_id: input.promptId,
+    ...(input.clientId === undefined ? {} : { client_id: input.clientId }),
+    ...(input.extraData === undefined ? {} : { extra_data: input.extraData }),
+  };
+  return Buffer.concat([Buffer.from('{"prompt":'), graph, Buffer.from(`,${JSON.stringify(rest).slice(1)}`)]);
 }
 
 /** The first `max` bytes of a reply body (the rest is not read). */
@@ -96,6 +121,8 @@ export function createComfyUIClient({
   connectTimeoutMs,
   dispatcher,
   maxReplyBytes = 32 * 1024 * 1024,
+  parseLargeReply,
+  largeReplyBytes = 1024 * 1024,
   shareQueueMs = 0,
 }: ComfyUIClientOptions): ComfyUIClient {
   const base = url.replace(/\/+$/, '');
@@ -112,7 +139,7 @@ export function createComfyUIClient({
   async function call<T>(
     what: string,
     path: string,
-    init: { method?: 'GET' | 'POST'; json?: unknown },
+    init: { method?: 'GET' | 'POST'; json?: unknown; jsonBytes?: Uint8Array },
     opts: CallOptions,
     use: (reply: Reply) => Promise<T>,
   ): Promise<T> {
@@ -127,9 +154,11 @@ export function createComfyUIClient({
         signal,
         headersTimeout: Math.min(ms, requestTimeoutMs),
         bodyTimeout: Math.min(ms, requestTimeoutMs),
-        ...(init.json === undefined
-          ? {}
-          : { body: JSON.stringify(init.json), headers: { 'content-type': 'application/json' } }),
+        ...(init.jsonBytes !== undefined
+          ? { body: init.jsonBytes, headers: { 'content-type': 'application/json' } }
+          : init.json === undefined
+            ? {}
+            : { body: JSON.stringify(init.json), headers: { 'content-type': 'application/json' } }),
       });
       return await use(reply);
     } catch (err) {
@@ -148,9 +177,17 @@ export function createComfyUIClient({
     });
   }
 
-  const expectJson = (what: string) => async (reply: Reply) => {
+  const expectJson = (what: string, graphs?: GraphReply) => async (reply: Reply) => {
     if (reply.statusCode !== 200) throw await httpError(what, reply);
-    const text = await cappedText(reply, what, maxReplyBytes);
+    const bytes = await cappedBytes(reply, what, maxReplyBytes);
+    if (graphs && parseLargeReply && bytes.byteLength >= largeReplyBytes) {
+      try {
+        return (await parseLargeReply(bytes, graphs)) as never;
+      } catch {
+        throw new ComfyUIError('COMFYUI_PROTOCOL_ERROR', `ComfyUI's reply to ${what} is not JSON`, { details: { reason: 'not_json' } });
+      }
+    }
+    const text = bytes.toString('utf8');
     try {
       return JSON.parse(text) as never;
     } catch {
@@ -164,7 +201,7 @@ export function createComfyUIClient({
   let sharedQueue: { at: number; promise: Promise<QueueState> } | null = null;
   const readQueue = (opts: CallOptions): Promise<QueueState> =>
     call('GET /queue', '/queue', {}, opts, async (reply) => {
-      const body = (await expectJson('GET /queue')(reply)) as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
+      const body = (await expectJson('GET /queue', 'queue')(reply)) as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
       const item = (raw: unknown[]): QueueItem => {
         const extra = (raw[3] ?? {}) as { client_id?: unknown };
         return {
@@ -194,15 +231,17 @@ export function createComfyUIClient({
       call(
         'POST /prompt',
         '/prompt',
-        {
-          method: 'POST',
-          json: {
-            prompt: input.prompt,
-            prompt_id: input.promptId,
-            ...(input.clientId === undefined ? {} : { client_id: input.clientId }),
-            ...(input.extraData === undefined ? {} : { extra_data: input.extraData }),
-          },
-        },
+        input.prompt instanceof Uint8Array
+          ? { method: 'POST', jsonBytes: promptBody(input.prompt, input) }
+          : {
+              method: 'POST',
+              json: {
+                prompt: input.prompt,
+                prompt_id: input.promptId,
+                ...(input.clientId === undefined ? {} : { client_id: input.clientId }),
+                ...(input.extraData === undefined ? {} : { extra_data: input.extraData }),
+              },
+            },
         opts,
         async (reply) => {
           if (reply.statusCode === 400) {
@@ -226,7 +265,7 @@ export function createComfyUIClient({
 
     history: (promptId, opts = {}) =>
       call('GET /history', `/history/${encodeURIComponent(promptId)}`, {}, opts, async (reply) => {
-        const body = (await expectJson('GET /history')(reply)) as Record<string, HistoryEntry> | null;
+        const body = (await expectJson('GET /history', 'history')(reply)) as Record<string, HistoryEntry> | null;
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
           throw new ComfyUIError('COMFYUI_PROTOCOL_ERROR', "ComfyUI's reply to GET /history is not an object", { details: { reason: 'bad_shape' } });
         }

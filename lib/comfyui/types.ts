@@ -32,7 +32,8 @@ export interface NodeError {
 }
 
 export interface SubmitInput {
-  prompt: ComfyUIGraph | Record<string, unknown>;
+  /** The graph, or its compact JSON text as bytes (sent as is: a large graph is never re-serialised). */
+  prompt: ComfyUIGraph | Record<string, unknown> | Uint8Array;
   /** Minted by VIDAX (`mintPromptId()`), a lowercase UUID. */
   promptId: string;
   /** The event stream's clientId; without it ComfyUI sends no execution events. */

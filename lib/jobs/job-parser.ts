@@ -5,6 +5,8 @@ import { parseJsonBytes } from '../http/body.ts';
 import { issueList, validationFailed } from '../http/function.ts';
 import { isPlainObject } from './checks.ts';
 import { JOB_SCHEMA, type Job, wrapHint } from './schema.ts';
+import { type PreparedJob, prepareStored, summaryOf } from './stored-job.ts';
+import type { GraphReply } from '../comfyui/reply-graphs.ts';
 
 /** JSON text → a validated job, synchronously; throws `invalid_json` or `validation_failed`. */
 export function parseJobBytes(bytes: Uint8Array): Job {
@@ -51,6 +53,15 @@ export interface JobParser {
    * which a large `bytes` may be moved: do not use it afterwards).
    */
   parse(bytes: Buffer): Promise<ParsedJob>;
+  /**
+   * A stored job.json → its summary and the graph to send (`prepareStored`), on the parser
+   * thread when large (`bytes` is then moved there).
+   */
+  prepare(bytes: Buffer, runId: string, uploaded: Readonly<Record<string, string>> | null): Promise<PreparedJob>;
+  /** A stored job.json → the job without its workflow, on the parser thread when large. */
+  summary(bytes: Buffer): Promise<JobSummary>;
+  /** A large ComfyUI `/history` or `/queue` reply → its value without the prompts' graphs, on the parser thread. */
+  comfyuiReply(bytes: Buffer, kind: GraphReply): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -61,8 +72,20 @@ export interface JobParserOptions {
   maxQueued: number;
 }
 
-/** What the worker sends back: the job, or the error's public fields. */
-export type WorkerReply = ({ id: number } & ParsedJob) | { id: number; error: { code: string; message: string; details?: unknown } };
+/** What the worker is asked: validate a body, prepare a stored job, or summarise one. */
+export type WorkerRequest =
+  | { id: number; op: 'parse'; bytes: Uint8Array }
+  | { id: number; op: 'prepare'; bytes: Uint8Array; runId: string; uploaded: Readonly<Record<string, string>> | null }
+  | { id: number; op: 'summary'; bytes: Uint8Array }
+  | { id: number; op: 'comfyui-reply'; bytes: Uint8Array; kind: GraphReply };
+
+/** What the worker sends back: the answer, or the error's public fields. */
+export type WorkerReply =
+  | ({ id: number } & ParsedJob)
+  | ({ id: number } & PreparedJob)
+  | { id: number; job: JobSummary }
+  | { id: number; value: unknown }
+  | { id: number; error: { code: string; message: string; details?: unknown } };
 
 // In the bundle (dist/vidax.mjs) the worker is dist/job-worker.mjs, built beside it (package.json
 // `build`). From source it is the .ts file beside this one, loaded through tsx, whose loader a
@@ -87,7 +110,9 @@ const newWorker = () =>
 export function createJobParser(opts: JobParserOptions): JobParser {
   let worker: Worker | null = null;
   let nextId = 0;
-  const pending = new Map<number, { resolve: (parsed: ParsedJob) => void; reject: (err: unknown) => void }>();
+  const pending = new Map<number, { resolve: (reply: never) => void; reject: (err: unknown) => void }>();
+  /** Validations of bodies waiting (bounded by `maxQueued`); stored jobs of started runs are not counted. */
+  let parsing = 0;
 
   const failAll = (err: unknown) => {
     for (const p of pending.values()) p.reject(err);
@@ -100,8 +125,10 @@ export function createJobParser(opts: JobParserOptions): JobParser {
       const p = pending.get(reply.id);
       if (!p) return;
       pending.delete(reply.id);
-      if ('job' in reply) p.resolve({ job: reply.job, storedText: reply.storedText });
-      else {
+      if (!('error' in reply)) {
+        const { id: _id, ...answer } = reply;
+        p.resolve(answer as never);
+      } else {
         const { code, message, details } = reply.error;
         p.reject(
           code in ERRORS && code !== 'internal_error'
@@ -120,31 +147,53 @@ export function createJobParser(opts: JobParserOptions): JobParser {
     return w;
   };
 
+  /** Sends a request to the thread, moving `bytes` there when they own their buffer. */
+  function send<T>(req: WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never): Promise<T> {
+    worker ??= start();
+    worker.ref();
+    const id = nextId++;
+    // Moved, not copied, when the bytes own their ArrayBuffer (a large Buffer.concat or file read
+    // does): the caller's buffer is then empty.
+    const { bytes } = req;
+    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength;
+    const moved = own ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (reply: never) => void, reject });
+      (worker as Worker).postMessage({ ...req, id, bytes: moved }, [moved.buffer as ArrayBuffer]);
+    });
+  }
+  /** `f` in this thread for small inputs (a rejected promise for what it throws). */
+  const inline = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(f());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+
   return {
     parse(bytes) {
-      if (bytes.byteLength < opts.offThreadBytes) {
-        try {
-          return Promise.resolve(toParsed(parseJobBytes(bytes)));
-        } catch (err) {
-          return Promise.reject(err);
-        }
-      }
-      if (pending.size >= opts.maxQueued) {
+      if (bytes.byteLength < opts.offThreadBytes) return inline(() => toParsed(parseJobBytes(bytes)));
+      if (parsing >= opts.maxQueued) {
         return Promise.reject(
-          vidaxError('server_busy', `${pending.size} large jobs are being parsed; try again shortly`, { headers: { 'Retry-After': '1' } }),
+          vidaxError('server_busy', `${parsing} large jobs are being parsed; try again shortly`, { headers: { 'Retry-After': '1' } }),
         );
       }
-      worker ??= start();
-      worker.ref();
-      const id = nextId++;
-      // Moved, not copied, when the bytes own their ArrayBuffer (a large Buffer.concat does): the
-      // caller's buffer is then empty.
-      const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength;
-      const moved = own ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
-      return new Promise<ParsedJob>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        (worker as Worker).postMessage({ id, bytes: moved }, [moved.buffer as ArrayBuffer]);
+      parsing++;
+      return send<ParsedJob>({ op: 'parse', bytes }).finally(() => {
+        parsing--;
       });
+    },
+    prepare(bytes, runId, uploaded) {
+      if (bytes.byteLength < opts.offThreadBytes) return inline(() => prepareStored(bytes, runId, uploaded));
+      return send<PreparedJob>({ op: 'prepare', bytes, runId, uploaded });
+    },
+    summary(bytes) {
+      if (bytes.byteLength < opts.offThreadBytes) return inline(() => summaryOf(bytes));
+      return send<{ job: JobSummary }>({ op: 'summary', bytes }).then((r) => r.job);
+    },
+    comfyuiReply(bytes, kind) {
+      return send<{ value: unknown }>({ op: 'comfyui-reply', bytes, kind }).then((r) => r.value);
     },
     async close() {
       const w = worker;

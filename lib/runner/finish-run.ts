@@ -1,5 +1,6 @@
 import type { RunError } from '../errors.ts';
-import type { Job } from '../jobs/schema.ts';
+/** The job without its workflow: what the steps after the comfyui phase read. */
+import type { JobSummary as Job } from '../jobs/job-parser.ts';
 import type { Manifest, PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { ComfyUIPhaseResult } from './comfyui-phase.ts';

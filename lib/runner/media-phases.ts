@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { Job } from '../jobs/schema.ts';
+/** The job without its workflow: what the steps after the comfyui phase read. */
+import type { JobSummary as Job } from '../jobs/job-parser.ts';
 import { type EncodeOptions, encodeFinal } from '../media/encode.ts';
 import type { MediaEnv } from '../media/env.ts';
 import { type FfmpegProgress, MediaAborted, MediaFailure } from '../media/ffmpeg.ts';

@@ -23,8 +23,10 @@ export function prepareWorkflow(
   params: readonly ParamOverride[],
   runId: string,
   uploaded: Readonly<Record<string, string>> = {},
+  opts: { inPlace?: boolean } = {},
 ): Workflow {
-  const graph = structuredClone(workflow);
+  // In place when the caller owns `workflow` (just parsed): a large graph is not cloned.
+  const graph = opts.inPlace ? workflow : structuredClone(workflow);
   for (const { node, input, value, input_file } of params) {
     const target = graph[node];
     if (!target) continue;

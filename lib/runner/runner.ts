@@ -31,6 +31,7 @@ import { fetchUrlInputs, PrepareError, uploadInputs, urlInputs } from '../inputs
 import type { UrlGuard } from '../net/url-guard.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { JobSummary } from '../jobs/job-parser.ts';
+import { inlineJobLoader, type JobLoader } from '../jobs/job-loader.ts';
 import type { StartAtCreate } from '../runs/types.ts';
 
 export interface RunnerDeps {
@@ -55,6 +56,8 @@ export interface RunnerDeps {
   recoverRetryMs?: number;
   /** URL inputs: the outbound guard and the per-file cap (without it, URL inputs fail prepare). */
   inputs?: { guard: Pick<UrlGuard, 'download'>; maxFileBytes: number };
+  /** Reads runs' jobs (off the event loop when large); default: through `runs.readJob`, in this thread. */
+  jobs?: JobLoader;
   /** Test-only fault points (a crash at a chosen instant); none in production. */
   faults?: TerminalFaults;
 }
@@ -113,6 +116,7 @@ const alreadyStarted = (id: string, status: string) =>
 
 export function createRunner(deps: RunnerDeps): Runner {
   const { runs, comfyui, log } = deps;
+  const jobs = deps.jobs ?? inlineJobLoader(runs);
   const inflight = new Map<string, { promise: Promise<void>; abort: AbortController }>();
   const starting = new Set<string>();
   /** Starts whose wait for ComfyUI shows (prepare `running`), for the 409's message. */
@@ -178,8 +182,8 @@ export function createRunner(deps: RunnerDeps): Runner {
   const steps: RunSteps = { runs, event, fail, end: terminal.end, media: deps.media, lipsync, progressEveryMs: timing.progressEveryMs };
 
   /** What both paths need once a run is running: its job, deadline budget, files and phase I/O. */
-  async function runScope(id: string, abort: AbortController, promptId: string, known?: Job) {
-    const job = known ?? (await runs.readJob(id));
+  async function runScope(id: string, abort: AbortController, promptId: string, known?: JobSummary) {
+    const job = known ?? (await jobs.summary(id));
     const paths = runs.paths(id);
     const timeoutS = job.timeout_s ?? deps.defaultTimeoutS;
     const patcher = createPhasePatcher(runs, id, log, PATCH_QUIET_MS);
@@ -193,7 +197,7 @@ export function createRunner(deps: RunnerDeps): Runner {
    * submit the prompt once the event socket is ready (at most `eventsReadyMs`), await it,
    * collect its outputs, then the media phases and the end of the run (`complete`).
    */
-  async function freshRun(id: string, abort: AbortController, promptId: string, graph: Workflow, known?: Job): Promise<void> {
+  async function freshRun(id: string, abort: AbortController, promptId: string, graph: Workflow | Uint8Array, known?: JobSummary): Promise<void> {
     if (isCancelled(abort.signal)) return fail(id, 'comfyui', cancelledError('comfyui')); // never submitted
     const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId, known);
     const deadline = Date.now() + timeoutS * 1000;
@@ -236,13 +240,13 @@ export function createRunner(deps: RunnerDeps): Runner {
 
   /** Recovery of a run past its comfyui phase: the media phases go on from their inputs. */
   async function mediaRun(id: string, abort: AbortController): Promise<void> {
-    const job = await runs.readJob(id);
+    const job = await jobs.summary(id);
     void event(id, 'run.reattached', { phase: 'media' });
     return runMediaPhases(steps, id, job, abort.signal);
   }
 
   /** The common end of both paths: progress writes drained, then `finishRun` (media phases, one completion). */
-  async function complete(id: string, abort: AbortController, job: Job, patcher: PhasePatcher, result: ComfyUIPhaseResult): Promise<void> {
+  async function complete(id: string, abort: AbortController, job: JobSummary, patcher: PhasePatcher, result: ComfyUIPhaseResult): Promise<void> {
     // A progress/queue patch still waiting goes into the comfyui phase's closing write.
     const late = result.ok ? patcher.take() : null;
     await patcher.drain();
@@ -268,10 +272,10 @@ export function createRunner(deps: RunnerDeps): Runner {
    * guard, referenced inputs uploaded to ComfyUI, then the same claim of the comfyui phase and
    * workflow.json as a plain job, and on to execute.
    */
-  async function prepareInputs(id: string, job: Job, abort: AbortController): Promise<void> {
+  async function prepareInputs(id: string, job: JobSummary, abort: AbortController): Promise<void> {
     const paths = runs.paths(id);
     const params = job.params ?? [];
-    let graph: Workflow;
+    let graph: Uint8Array;
     try {
       const wanted = urlInputs(job);
       if (wanted.length > 0) {
@@ -284,7 +288,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       const named = new Set(params.flatMap((p) => (p.input_file === undefined ? [] : [p.input_file])));
       const entries = (await runs.get(id)).inputs ?? [];
       const uploaded = await uploadInputs(comfyui, id, paths.inputs, entries, named, abort.signal);
-      graph = prepareWorkflow(job.workflow, params, id, uploaded);
+      graph = (await jobs.prepare(id, uploaded)).graph as Uint8Array;
     } catch (err) {
       if (isCancelled(abort.signal)) return fail(id, 'prepare', cancelledError('prepare'));
       if ((abort.signal.reason as { kind?: string } | undefined)?.kind === 'stopped') return; // the run stays running for recovery
@@ -297,7 +301,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       beginPhase(cur, 'comfyui', { prompt_id: promptId, progress: null, queue_position: null });
     });
     try {
-      await writeFileAtomic(paths.workflow, `${JSON.stringify(graph)}\n`);
+      await writeFileAtomic(paths.workflow, graph);
     } catch (err) {
       return fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${(err as Error).message}`));
     }
@@ -383,8 +387,10 @@ export function createRunner(deps: RunnerDeps): Runner {
         // Claim the run with one durable write (running, prepare done, prompt id minted), then
         // write workflow.json: the claim first, so a crash mid-write leaves its temp file in a
         // run the store's recovery sweeps.
-        const job = await runs.readJob(id);
-        if (urlInputs(job).length > 0 || job.params?.some((p) => p.input_file !== undefined)) {
+        // The job's summary and, without inputs to fetch or upload first, workflow.json's bytes:
+        // a large job is parsed and its graph built and serialised on the parser thread.
+        const { job, graph } = await jobs.prepare(id, null);
+        if (graph === null) {
           // Inputs to fetch or upload: prepare runs in the background (it may take minutes).
           await runs.update(id, (cur) => {
             if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
@@ -398,14 +404,13 @@ export function createRunner(deps: RunnerDeps): Runner {
           launchWork(id, (abort) => prepareInputs(id, job, abort));
           return { run_id: id, run_status: 'running' };
         }
-        const graph = prepareWorkflow(job.workflow, job.params ?? [], id);
         const promptId = mintPromptId();
         const now = new Date().toISOString();
         await runs.update(id, (cur) => {
           if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
           claimComfyUI(cur, promptId, now);
         });
-        const prepareError = await writeFileAtomic(runs.paths(id).workflow, `${JSON.stringify(graph)}\n`).then(
+        const prepareError = await writeFileAtomic(runs.paths(id).workflow, graph).then(
           () => undefined,
           (err: unknown) => err as Error,
         );

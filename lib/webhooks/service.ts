@@ -21,6 +21,8 @@ export interface WebhooksDeps {
   version: string;
   now?: () => number;
   random?: () => number;
+  /** A run's job without its workflow (off the event loop when large); default: the store's readJob. */
+  readJobSummary?: (id: string) => Promise<{ webhook?: WebhookSpec | undefined }>;
 }
 
 export interface Webhooks {
@@ -84,7 +86,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   async function specOf(id: string): Promise<WebhookSpec | null> {
     const hit = specs.get(id);
     if (hit !== undefined) return hit;
-    const job = (await base.readJob(id).catch(() => null)) as { webhook?: WebhookSpec } | null;
+    const job = (await (deps.readJobSummary ?? base.readJob)(id).catch(() => null)) as { webhook?: WebhookSpec } | null;
     const spec = job?.webhook ?? null;
     specs.set(id, spec);
     return spec;

@@ -84,7 +84,9 @@ export class FakeComfyUIClient implements ComfyUIClient {
     this.enter('systemStats');
     return { system: { comfyui_version: 'fake' }, devices: [] };
   }
-  async submit(input: SubmitInput) {
+  async submit(sent: SubmitInput) {
+    // The runner sends a graph as its JSON bytes; the fake keeps it as the graph.
+    const input = sent.prompt instanceof Uint8Array ? { ...sent, prompt: JSON.parse(Buffer.from(sent.prompt).toString('utf8')) } : sent;
     this.enter('submit', input);
     const err = this.submitError;
     if (err) {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { EventSource } from 'eventsource';
 import { type RunningServer, startServer } from '../../adapters/node.ts';
 import { createMemoryLogger } from '../../lib/logger.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../lib/webhooks/events.ts';
 import { freePort } from '../support/comfyui.ts';
 import { TEST_KEY, tempDir, testConfig } from '../support/context.ts';
 import { type RunningSimulator, startSimulator } from '../support/simulator.ts';
@@ -46,12 +47,9 @@ function watch(url: string, onEvent?: (w: Watch) => void): Watch {
   return w;
 }
 
-const EVENT_TYPES = [
-  'run.created', 'run.started', 'run.reattached', 'run.completed', 'run.failed', 'run.cancel_requested',
-  'phase.started', 'phase.completed', 'phase.skipped', 'phase.failed',
-  'comfyui.queued', 'comfyui.started', 'comfyui.cached', 'comfyui.node_started', 'comfyui.progress',
-  'comfyui.node_output', 'comfyui.output_downloaded', 'comfyui.events_lost', 'media.progress',
-];
+// Every type a run can log (the webhook list is that list): a hand-kept copy here missed
+// `run.waiting_for_comfyui`, logged when ComfyUI's health answer takes over 100 ms (a loaded machine).
+const EVENT_TYPES = WEBHOOK_EVENT_TYPES;
 
 /** The watch saw every line of events.jsonl exactly once, in order, as `data`. */
 function assertExactlyOnce(w: Watch, workdir: string) {

@@ -543,6 +543,12 @@ export function createRunner(deps: RunnerDeps): Runner {
           await failLost(m, probe.promptId, probe.why);
         }
       }
+      // Last (running runs first): a queued run whose cancel logged run.failed before the crash cut its manifest write.
+      for (const id of await runs.listActive('queued')) {
+        if (inflight.has(id) || starting.has(id)) continue;
+        const logged = await runs.readEvents(id).catch(() => []);
+        if (await settleLoggedEnd(runs, id, logged).catch(() => null)) settled.push(id);
+      }
       if (reattached.length + failed.length + deferred.length + settled.length > 0) log.info('recovered runs', { reattached, failed, deferred, settled });
       return { reattached, failed, ...(deferred.length > 0 ? { deferred } : {}), ...(settled.length > 0 ? { settled } : {}) };
     },

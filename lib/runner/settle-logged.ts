@@ -11,6 +11,7 @@ import { type Artifact, type Manifest, PHASES, type PhaseName } from '../runs/ma
 import type { RunStore } from '../runs/store.ts';
 import { hashFile } from '../media/hash.ts';
 import { endPhase, failRun } from './phases.ts';
+import { cancelledError } from './cancel.ts';
 
 const END_TYPES = new Set(['run.completed', 'run.failed']);
 
@@ -67,13 +68,22 @@ export async function settleLoggedEnd(
   }
   await runs.update(id, (m) => {
     if (m.run_status !== 'running' && m.run_status !== 'queued') return;
+    if (end.type === 'run.failed' && m.run_status === 'queued') {
+      // A cancel of a queued run logs its end inside the write that ends it: that write, again.
+      for (const p of PHASES) endPhase(m, p, 'skipped', { reason: 'the run was cancelled before it started' });
+      m.cancel_requested_at ??= end.ts;
+      m.run_status = 'failed';
+      m.exit_status = 'failed';
+      m.error = end.code === 'CANCELLED' ? cancelledError(null) : { code: String(end.code ?? 'RUNNER_ERROR'), message: 'the run failed before it started' };
+      return;
+    }
     if (end.type === 'run.failed') {
       // The failing phase and the message: from the phase.failed logged just before (same code).
       const before = events.filter((e) => e.seq < end.seq && e.type === 'phase.failed' && e.code === end.code).at(-1);
       const open = PHASES.find((p) => m.phases[p].status === 'running') ?? 'prepare';
       const phase = isPhase(before?.phase) ? before.phase : open;
       const message = typeof before?.message === 'string' ? before.message : `the run failed (${String(end.code)}); its manifest was completed from its event log`;
-      failRun(m, phase, { code: String(end.code ?? 'RUNNER_ERROR'), message });
+      failRun(m, phase, end.code === 'CANCELLED' ? cancelledError(phase) : { code: String(end.code ?? 'RUNNER_ERROR'), message });
       return;
     }
     for (const close of closes) close(m);

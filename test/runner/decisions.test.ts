@@ -449,6 +449,22 @@ describe('recovery (fakes, mock timers)', () => {
     assert.equal(d.phases.encode.reason, 'disabled by the job');
   });
 
+  it('a queued run whose cancel logged run.failed before the crash is ended from the log, and cannot start after', async () => {
+    const t = setup();
+    const id = t.runs.seed(JOB);
+    await t.runs.appendEvent(id, 'run.cancel_requested');
+    await t.runs.appendEvent(id, 'run.failed', { code: 'CANCELLED' });
+    const before = [...(t.runs.events.get(id) ?? [])];
+    assert.deepEqual(await t.runner.recover(), { reattached: [], failed: [], settled: [id] });
+    assert.deepEqual(t.runs.events.get(id), before, 'no event appended');
+    const m = t.manifest(id);
+    assert.equal(m.run_status, 'failed');
+    assert.equal(m.error?.code, 'CANCELLED');
+    assert.ok(Object.values(m.phases).every((p) => p.status === 'skipped'));
+    await assert.rejects(t.runner.start(id), (err: Error & { code?: string }) => err.code === 'run_already_started');
+    assert.equal(t.comfyui.prompts.size, 0);
+  });
+
   it('a run stopped before its prompt had an id fails in prepare at once, without waiting', async () => {
     const t = setup();
     const id = t.runs.seed(JOB, (m) => {

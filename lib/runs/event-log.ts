@@ -74,7 +74,11 @@ export async function readEvents(path: string): Promise<RunEvent[]> {
 }
 
 export interface EventLog {
-  /** Appends `{ts, seq, type, ...fields}` as one line in one O_APPEND write; serialized per key. */
+  /**
+   * Appends `{ts, seq, type, ...fields}` as one line; serialized per key. Appends that arrive
+   * while one is being written are written together next, in one O_APPEND write (each keeps its
+   * own seq and resolves once its line is in the file).
+   */
   append(key: string, path: string, type: string, fields?: Record<string, unknown>): Promise<RunEvent>;
   /** Tells the log that `key`'s file is new and empty (skips the tail read). */
   fresh(key: string): void;
@@ -82,42 +86,77 @@ export interface EventLog {
   drain(): Promise<void>;
 }
 
+interface Pending {
+  type: string;
+  fields: Record<string, unknown>;
+  resolve(event: RunEvent): void;
+  reject(err: unknown): void;
+}
+
 export function createEventLog({ cacheSize = 1000 }: { cacheSize?: number } = {}): EventLog {
   const tails = new Lru<string, Tail>(cacheSize);
-  const chains = new Map<string, Promise<unknown>>();
+  /** Per key: appends waiting for the write in flight, and that write's end. */
+  const queues = new Map<string, { path: string; waiting: Pending[]; done: Promise<void> }>();
 
-  async function write(key: string, path: string, type: string, fields: Record<string, unknown>): Promise<RunEvent> {
-    const tail = tails.get(key) ?? (await readTail(path));
-    const { ts: _ts, seq: _seq, type: _type, ...rest } = fields;
-    const event: RunEvent = { ts: new Date().toISOString(), seq: tail.seq + 1, type, ...rest };
-    const line = `${tail.torn ? '\n' : ''}${JSON.stringify(event)}\n`;
-    tails.delete(key); // if the write fails, the next append re-reads the file
-    const fh = await openRegular(path, 'a');
+  /** Writes one batch as one append; every line of it lands, or every append of it rejects. */
+  async function write(key: string, path: string, batch: Pending[]): Promise<void> {
+    let events: RunEvent[];
     try {
-      await fh.write(line);
-    } finally {
-      await fh.close();
+      const tail = tails.get(key) ?? (await readTail(path));
+      const ts = new Date().toISOString();
+      events = batch.map(({ type, fields }, i) => {
+        const { ts: _ts, seq: _seq, type: _type, ...rest } = fields;
+        return { ts, seq: tail.seq + 1 + i, type, ...rest };
+      });
+      const text = `${tail.torn ? '\n' : ''}${events.map((e) => `${JSON.stringify(e)}\n`).join('')}`;
+      tails.delete(key); // if the write fails, the next append re-reads the file
+      const fh = await openRegular(path, 'a');
+      try {
+        await fh.write(text);
+      } finally {
+        await fh.close();
+      }
+      tails.set(key, { seq: tail.seq + batch.length, torn: false });
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
     }
-    tails.set(key, { seq: event.seq, torn: false });
-    return event;
+    for (const [i, p] of batch.entries()) p.resolve(events[i] as RunEvent);
+  }
+
+  async function pump(key: string): Promise<void> {
+    for (let q = queues.get(key); q && q.waiting.length > 0; q = queues.get(key)) {
+      await write(key, q.path, q.waiting.splice(0));
+    }
+    queues.delete(key);
+  }
+
+  function append(key: string, path: string, type: string, fields: Record<string, unknown> = {}): Promise<RunEvent> {
+    return new Promise<RunEvent>((resolve, reject) => {
+      const queued = queues.get(key);
+      const item = { type, fields, resolve, reject };
+      if (queued && queued.path === path) {
+        queued.waiting.push(item);
+        return;
+      }
+      if (queued) {
+        // Another file under the same key (never in VIDAX): after the current one.
+        void queued.done.then(() => append(key, path, type, fields).then(resolve, reject));
+        return;
+      }
+      const q = { path, waiting: [item], done: Promise.resolve() };
+      queues.set(key, q);
+      q.done = pump(key);
+    });
   }
 
   return {
-    append(key, path, type, fields = {}) {
-      const prev = chains.get(key) ?? Promise.resolve();
-      const result = prev.then(() => write(key, path, type, fields));
-      const settled = result.catch(() => {});
-      chains.set(key, settled);
-      void settled.then(() => {
-        if (chains.get(key) === settled) chains.delete(key);
-      });
-      return result;
-    },
+    append,
     fresh(key) {
       tails.set(key, { seq: 0, torn: false });
     },
     async drain() {
-      while (chains.size > 0) await Promise.all(chains.values());
+      while (queues.size > 0) await Promise.all([...queues.values()].map((q) => q.done));
     },
   };
 }

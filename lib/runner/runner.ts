@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../files/atomic-file.ts';
 import { createTerminalWriter, type TerminalFaults } from './terminal.ts';
 import type { ComfyUIClient } from '../comfyui/client.ts';
@@ -197,19 +198,37 @@ export function createRunner(deps: RunnerDeps): Runner {
    * submit the prompt once the event socket is ready (at most `eventsReadyMs`), await it,
    * collect its outputs, then the media phases and the end of the run (`complete`).
    */
-  async function freshRun(id: string, abort: AbortController, promptId: string, graph: Workflow | Uint8Array, known?: JobSummary): Promise<void> {
+  async function freshRun(
+    id: string,
+    abort: AbortController,
+    promptId: string,
+    graph: Workflow | Uint8Array,
+    known?: JobSummary,
+    written?: Promise<Error | undefined>,
+  ): Promise<void> {
     if (isCancelled(abort.signal)) return fail(id, 'comfyui', cancelledError('comfyui')); // never submitted
     const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId, known);
     const deadline = Date.now() + timeoutS * 1000;
     const clientId = await deps.events.ready(deps.eventsReadyMs ?? 2000).catch(() => null);
-    void event(id, 'phase.started', { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null });
+    const started = { phase: 'comfyui', prompt_id: promptId, client_id: clientId, events: clientId !== null };
+    if (!written) void event(id, 'phase.started', started);
     let refused: RunError | null = null;
+    let unwritten: Error | undefined;
     const submit = async () => {
       try {
-        const submitted = await comfyui.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
+        const sending = comfyui.submit({ prompt: graph, promptId, ...(clientId ? { clientId } : {}) });
+        if (written) {
+          // workflow.json is being written beside the submit: the prepare phase ends with it.
+          sending.catch(() => {}); // awaited below
+          unwritten = await written;
+          if (unwritten) throw unwritten;
+          void event(id, 'phase.completed', { phase: 'prepare' });
+          void event(id, 'phase.started', started);
+        }
+        const submitted = await sending;
         void event(id, 'comfyui.queued', { prompt_id: promptId, number: submitted.number, node_errors: submitted.node_errors });
       } catch (err) {
-        refused = isComfyUIError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
+        if (!unwritten) refused = isComfyUIError(err) ? err.toRunError() : runError('COMFYUI_SUBMIT_FAILED', (err as Error).message);
         throw err;
       }
     };
@@ -218,6 +237,10 @@ export function createRunner(deps: RunnerDeps): Runner {
       result = await finishPrompt(io, { ...where, deadline }, submit);
     } catch (err) {
       await patcher.drain();
+      if (unwritten) {
+        await dropPrompt(promptId); // it may have reached ComfyUI: nothing runs without a run
+        return fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${unwritten.message}`));
+      }
       if (refused) return fail(id, 'comfyui', refused);
       throw err; // not ComfyUI's answer: RUNNER_ERROR in launchWork()
     }
@@ -231,11 +254,28 @@ export function createRunner(deps: RunnerDeps): Runner {
    */
   async function reattachedRun(id: string, abort: AbortController, promptId: string): Promise<void> {
     const { job, timeoutS, patcher, io, where } = await runScope(id, abort, promptId);
+    const rewritten = rewriteWorkflow(id); // beside the wait (nothing else writes it now), done before the run ends
     const m = await runs.get(id);
     const started = Date.parse(String(m.phases.comfyui.started_at ?? '')) || Date.now();
     void event(id, 'run.reattached', { prompt_id: promptId });
     const result = await finishPrompt(io, { ...where, deadline: started + timeoutS * 1000 });
+    await rewritten;
     return complete(id, abort, job, patcher, result);
+  }
+
+  /**
+   * A plain run (no uploaded inputs) killed while its workflow.json was written beside the
+   * submit: written again from job.json (the same graph; best effort).
+   */
+  async function rewriteWorkflow(id: string): Promise<void> {
+    const path = runs.paths(id).workflow;
+    if (await stat(path).catch(() => null)) return;
+    try {
+      const { graph } = await jobs.prepare(id, null); // null: a run with inputs (its graph needs their uploads)
+      if (graph) await writeFileAtomic(path, graph);
+    } catch (err) {
+      log.error('workflow.json could not be written again', { run_id: id, ...errorFields(err) });
+    }
   }
 
   /** Recovery of a run past its comfyui phase: the media phases go on from their inputs. */
@@ -410,18 +450,17 @@ export function createRunner(deps: RunnerDeps): Runner {
           if (cur.run_status !== 'queued') throw alreadyStarted(id, cur.run_status);
           claimComfyUI(cur, promptId, now);
         });
-        const prepareError = await writeFileAtomic(runs.paths(id).workflow, graph).then(
+        // workflow.json is written beside the submit (which goes out once the claim is durable);
+        // the start answers once it is durable. A crash in between: recovery re-attaches the
+        // prompt if it reached ComfyUI and writes workflow.json again (`reattachedRun`).
+        const written = writeFileAtomic(runs.paths(id).workflow, graph).then(
           () => undefined,
           (err: unknown) => err as Error,
         );
         void event(id, 'run.started'); // the run's event log keeps the order of appends
         void event(id, 'phase.started', { phase: 'prepare' });
-        if (!prepareError) void event(id, 'phase.completed', { phase: 'prepare' });
-        launchWork(id, (abort) =>
-          prepareError
-            ? fail(id, 'prepare', runError('PREPARE_FAILED', `writing workflow.json failed: ${prepareError.message}`))
-            : freshRun(id, abort, promptId, graph, job),
-        );
+        launchWork(id, (abort) => freshRun(id, abort, promptId, graph, job, written));
+        await written;
       } finally {
         starting.delete(id);
       }

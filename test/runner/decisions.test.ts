@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { ComfyUIError } from '../../lib/comfyui/errors.ts';
 import type { Job } from '../../lib/jobs/schema.ts';
@@ -249,6 +250,33 @@ describe('runner decisions (fakes, mock timers)', () => {
     assert.equal(await t.runner.startAtCreate(inputs, text), null, 'inputs to prepare: the two-step path');
   });
 
+  it('workflow.json is written beside the submit: events in order; a write that fails drops the prompt and fails prepare (PREPARE_FAILED)', async () => {
+    const t = setup();
+    const ok = await t.started();
+    assert.ok(existsSync(t.runs.paths(ok.id).workflow), 'written before the start answered');
+    const types = (t.runs.events.get(ok.id) ?? []).map((e) => e.type);
+    assert.deepEqual(types.slice(0, 5), ['run.started', 'phase.started', 'phase.completed', 'phase.started', 'comfyui.queued']);
+    t.comfyui.run(ok.promptId);
+    t.comfyui.succeed(ok.promptId, { '2': { images: [{ filename: 'a_00001_.png', subfolder: `vidax/${ok.id}`, type: 'output' }] } });
+    t.events.emit(ok.promptId, 'execution_success');
+    await advance(100);
+    await ended(t.runner);
+    assert.equal(t.manifest(ok.id).run_status, 'completed');
+
+    const id = t.runs.seed(JOB);
+    mkdirSync(join(t.runs.paths(id).workflow, 'x'), { recursive: true }); // a folder where workflow.json goes: its rename fails
+    await t.runner.start(id);
+    await advance(100);
+    await ended(t.runner);
+    const m = t.manifest(id);
+    assert.deepEqual([m.run_status, m.phases.prepare.status, m.error?.code], ['failed', 'failed', 'PREPARE_FAILED']);
+    assert.equal(m.phases.comfyui.status, 'skipped');
+    const promptId = String(m.phases.comfyui.prompt_id);
+    assert.ok(t.comfyui.count('deleteQueued') >= 1, 'the prompt that may have reached ComfyUI is dropped');
+    assert.ok(!(t.runs.events.get(id) ?? []).some((e) => e.type === 'phase.completed' && e.phase === 'prepare'), 'prepare never logged completed');
+    assert.notEqual(promptId, 'undefined');
+  });
+
   it('only a queued run starts: a second start is 409 run_already_started, and one start wins of two at once', async () => {
     const t = setup();
     const id = t.runs.seed(JOB);
@@ -366,6 +394,20 @@ describe('recovery (fakes, mock timers)', () => {
     await ended(t.runner);
     assert.deepEqual([t.manifest(id).run_status, t.manifest(id).error], ['completed', null]);
     assert.equal(t.comfyui.count('submit'), 0);
+  });
+
+  it('a re-attached run killed before its workflow.json landed (written beside the submit) gets it again, the same graph', async () => {
+    const t = setup();
+    const id = leftRunning(t, 'p-nowf');
+    t.comfyui.adopt('p-nowf', 'running');
+    assert.equal(existsSync(t.runs.paths(id).workflow), false);
+    await t.runner.recover();
+    t.comfyui.succeed('p-nowf');
+    await advance(1000);
+    await ended(t.runner);
+    const graph = JSON.parse(readFileSync(t.runs.paths(id).workflow, 'utf8'));
+    assert.equal(graph['2'].inputs.filename_prefix, `vidax/${id}/shot`);
+    assert.equal(t.manifest(id).run_status, 'completed');
   });
 
   it('a finished phase shows its final state: progress seen before the restart ends at its max', async () => {

@@ -165,7 +165,7 @@ export const media: Bench = {
         rows,
         checks,
         notes: [
-          'VIDAX = the phase function the runner calls (encodeFinal / stabilize) in this process: staging by hard links, the input's length and tracks (an MP4's moov header read in-process, else ffprobe), ffmpeg with `-progress pipe:1` parsed, ffprobe of the output, sha256, fsync, rename; default options (libx264 medium CRF 20; stabilize shakiness 5, smoothing 10)',
+          'VIDAX = the phase function the runner calls (encodeFinal / stabilize) in this process: staging by hard links, the input length and tracks (an MP4 or MOV moov header read in-process, else ffprobe), ffmpeg with `-progress pipe:1` parsed, ffprobe of the output, sha256, fsync, rename; default options (libx264 medium CRF 20; stabilize shakiness 5, smoothing 10)',
           'CPU = utime+stime of this process and its waited-for children (/proc/self/stat) over the trial: what VIDAX adds in work, much less swayed by the other tenants of the machine than wall time',
           'steps around ffmpeg = the header read, ffprobe runs and sha256 VIDAX does beside ffmpeg, timed again (one after the other) on its finished run dir: a load-independent view of its overhead (the wall-time ratios swing with the shared machine\'s load)',
           'bare = the same ffmpeg argv (encodeArgs / stabilizeFilters + INTERMEDIATE) via execa on the same files, without -progress; pairs interleaved, order alternating per round; ratio = median of the per-round ratios',

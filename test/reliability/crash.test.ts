@@ -76,19 +76,31 @@ describe('crash: kill -9 VIDAX at random moments', () => {
       const proc = vx;
       let killed = false;
       let sent = 0;
-      /** Creates jobs back to back until the kill (or MAX_CREATES); every third one is started. */
+      /**
+       * Creates jobs back to back until the kill (or MAX_CREATES); every third one is started:
+       * half of those with `"start": true` in the create (claim and workflow.json written with the
+       * run), half with a separate POST /jobs/:id/start.
+       */
       const worker = async () => {
         while (!killed && sent < MAX_CREATES) {
           const k = sent++;
           totals.creates += 1;
           const startIt = k % 3 === 0;
-          const job = startIt ? { workflow: slow(5 + Math.floor(Math.random() * 16)), name: `crash ${i}.${k}` } : { workflow: workflow('single') };
+          const atCreate = startIt && k % 6 === 0;
+          const job = startIt
+            ? { workflow: slow(5 + Math.floor(Math.random() * 16)), name: `crash ${i}.${k}`, ...(atCreate ? { start: true } : {}) }
+            : { workflow: workflow('single') };
+          if (atCreate) totals.starts += 1;
           const r = await post(proc, '/jobs', job);
           assert.equal(r.status, 202, r.text);
           const id = (JSON.parse(r.text) as { run_id: string }).run_id;
           accepted.add(id);
           fresh.push(id);
-          if (!startIt) continue;
+          if (atCreate) {
+            assert.equal((JSON.parse(r.text) as { run_status?: string }).run_status, 'running', r.text);
+            totals.startsAccepted += 1;
+          }
+          if (!startIt || atCreate) continue;
           totals.starts += 1;
           const s = await post(proc, `/jobs/${id}/start`);
           assert.equal(s.status, 202, s.text);

@@ -98,23 +98,55 @@ export const overhead: Bench = {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       cleanups.push(() => agent.destroy());
       let n = 0;
+      /** Where VIDAX's time goes, from each measured run's events.jsonl (ms timestamps, wall clock). */
+      const steps: Record<string, number[]> = {};
+      const STEPS: [string, (e: { type: string; phase?: unknown }) => boolean][] = [
+        ['run.created logged (body parsed, health, create write sequence)', (e) => e.type === 'run.created'],
+        ['comfyui.queued logged (POST /prompt answered)', (e) => e.type === 'comfyui.queued'],
+        ['comfyui.started logged (ComfyUI runs it)', (e) => e.type === 'comfyui.started'],
+        ['comfyui.output_downloaded logged (history, /view, sha256, fsync)', (e) => e.type === 'comfyui.output_downloaded'],
+        ['run.completed logged', (e) => e.type === 'run.completed'],
+      ];
+      const add = (label: string, ms: number) => {
+        steps[label] = [...(steps[label] ?? []), ms];
+      };
+      const breakdown = (runId: string, sentAt: number, answeredAt: number) => {
+        const events = readFileSync(join(runsDir, runId, 'logs', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ts: string; type: string });
+        for (const [label, is] of STEPS) {
+          const e = events.find(is);
+          if (e) add(label, Date.parse(e.ts) - sentAt);
+        }
+        add('200 received (manifest completed, answer sent)', answeredAt - sentAt);
+      };
+      let measuring = false;
+      const directSteps: Record<'queued' | 'executed' | 'history' | 'total', number[]> = { queued: [], executed: [], history: [], total: [] };
       const runVidax = async (url = vidax.url) => {
         // encode off: the direct client makes no video either (encode has its own bench against bare ffmpeg)
         const body = JSON.stringify({ workflow: graph(n++ % 256, 'ovh'), start: true, phases: { encode: { enabled: false } } });
+        const sentAt = Date.now();
         const t0 = performance.now();
         const reply = await httpRequest(`${url}/jobs`, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json', prefer: 'wait=60' }), body, agent, timeoutMs: 70_000 });
         const ms = performance.now() - t0;
-        const summary = JSON.parse(reply.body) as { run_status?: string };
+        const answeredAt = Date.now();
+        const summary = JSON.parse(reply.body) as { run_status?: string; run_id?: string };
         if (reply.status !== 200 || summary.run_status !== 'completed') throw new Error(`POST /jobs start:true answered ${reply.status}: ${reply.body.slice(0, 300)}`);
+        if (measuring && url === vidax.url) breakdown(String(summary.run_id), sentAt, answeredAt);
         return ms;
       };
       const runDirect = async () => {
         const dir = join(ws.dir, 'direct', String(n));
         mkdirSync(dir, { recursive: true });
         const t0 = performance.now();
-        await direct.run(graph(n++ % 256, `direct/${n}`), dir);
+        const times = await direct.run(graph(n++ % 256, `direct/${n}`), dir);
         for (const f of readdirSync(dir)) sha256(join(dir, f));
-        return performance.now() - t0;
+        const total = performance.now() - t0;
+        if (measuring) {
+          directSteps.queued.push(times.queued);
+          directSteps.executed.push(times.executed);
+          directSteps.history.push(times.history);
+          directSteps.total.push(total);
+        }
+        return total;
       };
       const runOther = async () => runVidax(against?.url);
       for (let i = 0; i < warmup; i++) {
@@ -125,6 +157,7 @@ export const overhead: Bench = {
       const v: number[] = [];
       const d: number[] = [];
       const o: number[] = [];
+      measuring = true;
       for (let i = 0; i < pairs; i++) {
         // Each round runs every side once, the order rotated.
         const sides = [async () => v.push(await runVidax()), async () => d.push(await runDirect()), ...(against ? [async () => o.push(await runOther())] : [])];
@@ -142,6 +175,11 @@ export const overhead: Bench = {
               { target: 'other build overhead (paired difference)', ...stats(o.map((t, i) => t - (d[i] as number))) },
             ]
           : []),
+        ...Object.entries(steps).map(([label, xs]) => ({ target: `VIDAX step, ms after the request was sent: ${label}`, ...stats(xs) })),
+        { target: 'direct step: POST /prompt answered', ...stats(directSteps.queued) },
+        { target: 'direct step: executing {node:null} received', ...stats(directSteps.executed) },
+        { target: 'direct step: history received', ...stats(directSteps.history) },
+        { target: 'direct step: output on disk and hashed', ...stats(directSteps.total) },
       ];
       const medDiff = median(diff);
       return {

@@ -26,7 +26,7 @@ import { settleLoggedEnd } from './settle-logged.ts';
 import { type Manifest, PHASES, type PhaseName } from '../runs/manifest.ts';
 import type { RunStore } from '../runs/store.ts';
 import { beginPhase, endPhase, failRun } from './phases.ts';
-import { unshowWait, WAIT_VISIBLE_MS, waitForComfyUI } from './wait-comfyui.ts';
+import { settledWithin, unshowWait, WAIT_VISIBLE_MS, waitForComfyUI } from './wait-comfyui.ts';
 import { prepareWorkflow, type Workflow } from './prepare.ts';
 import { fetchUrlInputs, PrepareError, uploadInputs, urlInputs } from '../inputs/prepare-inputs.ts';
 import type { UrlGuard } from '../net/url-guard.ts';
@@ -157,14 +157,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const socket = deps.events.clientId;
     if (socket !== null && healthy?.socket === socket && Date.now() - healthy.at < HEALTHY_FRESH_MS) return true;
     const ready = deps.processManager.ensureComfyUI();
-    let timer: NodeJS.Timeout | undefined;
-    const fast = await Promise.race([
-      ready.then(() => true, () => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(resolve, WAIT_VISIBLE_MS, false);
-      }),
-    ]);
-    clearTimeout(timer);
+    const fast = await settledWithin(ready.then(() => true, () => false), WAIT_VISIBLE_MS, false);
     if (fast && socket !== null && deps.events.clientId === socket) healthy = { at: Date.now(), socket };
     return fast;
   }

@@ -5,6 +5,16 @@ import { beginPhase } from './phases.ts';
 /** Past this, a start still waiting for ComfyUI shows it (a healthy ComfyUI answers far sooner). */
 export const WAIT_VISIBLE_MS = 100;
 
+/** `outcome`'s value if it settles within `ms`, else `late` (the timer is cleared either way). */
+export async function settledWithin<T>(outcome: Promise<T>, ms: number, late: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([outcome, new Promise<T>((resolve) => { timer = setTimeout(resolve, ms, late); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const backToQueued = (m: Manifest) => {
   if (m.run_status !== 'queued' || m.phases.prepare.status !== 'running') return;
   Object.assign(m.phases.prepare, { status: 'queued', started_at: null, finished_at: null, error: null });
@@ -27,14 +37,7 @@ export async function waitForComfyUI(
   ready: Promise<unknown>,
   visibleMs = WAIT_VISIBLE_MS,
 ): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const slow = await Promise.race([
-    ready.then(() => false, () => false),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(resolve, visibleMs, true);
-    }),
-  ]);
-  clearTimeout(timer);
+  const slow = await settledWithin(ready.then(() => false, () => false), visibleMs, true);
   if (!slow) return void (await ready);
   deps.waiting.add(id);
   try {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/comfyui.ts';
 import { tempDir } from '../support/context.ts';
-import { call } from './support/http.ts';
+import { call, probeHealth as probeHealthOf } from './support/http.ts';
 import { KEY, rssOf, startVidaxProc, type VidaxProc } from './support/proc.ts';
 
 /** A valid job just under the default limits: ~30 MB, 5000 nodes, ~155 000 JSON values. */
@@ -38,18 +38,12 @@ describe('limits: cost per request', () => {
   });
 
   /** GET /health latencies (ms) until `done` settles. */
-  async function probeHealth(done: Promise<unknown>): Promise<number[]> {
+  function probeHealth(done: Promise<unknown>): Promise<number[]> {
     let finished = false;
-    void done.finally(() => { finished = true; });
-    const ms: number[] = [];
-    while (!finished) {
-      const t = performance.now();
-      const r = await call(vx.url, '/health', { headers: { 'x-api-key': KEY }, timeoutMs: 60_000 });
-      ms.push(performance.now() - t);
-      assert.equal(r.status, 200);
-      await new Promise((res) => setTimeout(res, 5));
-    }
-    return ms;
+    void done.finally(() => {
+      finished = true;
+    });
+    return probeHealthOf(vx.url, KEY, () => finished);
   }
 
   it('/health p99 stays low during four concurrent maximal-but-valid creates; job.json is stored compact', { timeout: 240_000 }, async () => {

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/context.ts';
 import { type RunningSimulator, startSimulator } from '../support/simulator.ts';
-import { call } from './support/http.ts';
+import { call, probeHealth as probeHealthOf } from './support/http.ts';
 import { KEY, startVidaxProc, type VidaxProc } from './support/proc.ts';
 
 /**
@@ -49,18 +49,7 @@ describe('limits: starting maximal workflows', () => {
     rmSync(parent, { recursive: true, force: true });
   });
 
-  /** GET /health latencies (ms) until `done()` says so. */
-  async function probeHealth(done: () => boolean): Promise<number[]> {
-    const ms: number[] = [];
-    while (!done()) {
-      const t = performance.now();
-      const r = await call(vx.url, '/health', { headers: { 'x-api-key': KEY }, timeoutMs: 60_000 });
-      ms.push(performance.now() - t);
-      assert.equal(r.status, 200);
-      await new Promise((res) => setTimeout(res, 5));
-    }
-    return ms;
-  }
+  const probeHealth = (done: () => boolean) => probeHealthOf(vx.url, KEY, done);
 
   const create = async (body: string) => {
     const r = await call(vx.url, '/jobs', { method: 'POST', headers, body, timeoutMs: 120_000 });

@@ -82,3 +82,16 @@ export function parseRaw(raw: string): Reply {
   if (len !== undefined) text = text.slice(0, Number(len));
   return { status, headers, text: Buffer.from(text, 'latin1').toString('utf8') };
 }
+
+/** GET /health latencies (ms) on `base`, one probe every ~5 ms, until `done()` says so; each must answer 200. */
+export async function probeHealth(base: string, key: string, done: () => boolean): Promise<number[]> {
+  const ms: number[] = [];
+  while (!done()) {
+    const t = performance.now();
+    const r = await call(base, '/health', { headers: { 'x-api-key': key }, timeoutMs: 60_000 });
+    ms.push(performance.now() - t);
+    if (r.status !== 200) throw new Error(`/health answered ${r.status}: ${r.text.slice(0, 200)}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  return ms;
+}

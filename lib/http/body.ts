@@ -33,11 +33,31 @@ export async function readBody(request: Request, maxBytes: number, limits?: Json
       total += value.byteLength;
     }
   } catch (err) {
-    await reader.cancel().catch(() => {});
+    await discardRest(reader, maxBytes);
     throw err;
   }
   if (total === 0) throw invalidJson('empty body');
   return total === buf.length ? buf : buf.subarray(0, total);
+}
+
+/**
+ * Reads and drops what is left of a body refused part way, before the error answer is sent. Node
+ * closes a connection whose request was not read to the end as soon as the answer is out; the
+ * client, still sending, then gets a reset (EPIPE) and often never reads the 413. Cancelling the
+ * stream resets it at once. A body that goes on for more than `budget` further bytes is cut after
+ * all (its sender may see the reset); Node's `requestTimeout` bounds the time.
+ */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number): Promise<void> {
+  try {
+    for (let left = budget; ; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      left -= value.byteLength;
+      if (left < 0) return await reader.cancel();
+    }
+  } catch {
+    // the connection is gone: nothing left to drop
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { openRegular, readRegularFile } from '../files/safe-open.ts';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Lru } from './lru.ts';
 
 /** One line of `logs/events.jsonl`. */
@@ -110,7 +111,15 @@ export function createEventLog({ cacheSize = 1000 }: { cacheSize?: number } = {}
       });
       const text = `${tail.torn ? '\n' : ''}${events.map((e) => `${JSON.stringify(e)}\n`).join('')}`;
       tails.delete(key); // if the write fails, the next append re-reads the file
-      const fh = await openRegular(path, 'a');
+      const fh = await openRegular(path, 'a').catch(async (err: NodeJS.ErrnoException) => {
+        // Its `logs/` folder is gone (an operator's cleanup, a crash part way through removing a
+        // run): made again, only that folder. A run dir that is gone stays gone (ENOENT).
+        if (err.code !== 'ENOENT') throw err;
+        await mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+        return openRegular(path, 'a');
+      });
       try {
         await fh.write(text);
       } finally {

@@ -104,6 +104,16 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
     return frozen;
   }
 
+  /**
+   * Removes a run directory that was never acknowledged. Its manifest goes first: a crash part
+   * way through `rm -r` must not leave a manifest beside a half-removed run (say, without its
+   * logs folder) that the next recovery would take for a whole run.
+   */
+  async function discard(p: RunPaths): Promise<void> {
+    await rm(p.manifest, { force: true });
+    await rm(p.workdir, { recursive: true, force: true });
+  }
+
   return {
     runsDir,
     paths,
@@ -144,7 +154,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
             return { run_id: id, manifestPath: p.manifest, workdir: p.workdir, manifest };
           } catch (err) {
             cache.delete(id); // e.g. disk full: undo the half-written run, answer 500
-            await rm(p.workdir, { recursive: true, force: true }).catch(() => {});
+            await discard(p).catch(() => {});
             await index.move(id, 'creating', null).catch(() => {});
             throw err;
           }
@@ -233,15 +243,14 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
         for (const dir of [p.workdir, p.outputs]) tempFiles += await sweepTempFiles(dir);
         cache.delete(id);
         const m = await load(id).catch(() => null);
-        // Half-created: job.json missing, or (started at create) workflow.json.
+        // Half-created: job.json or the event log missing, or (started at create) workflow.json.
+        const has = async (path: string) => (await stat(path).catch(() => null)) !== null;
         const whole =
           m !== null &&
-          (state !== 'creating' ||
-            ((await stat(p.job).catch(() => null)) !== null &&
-              (m.run_status === 'queued' || (await stat(p.workflow).catch(() => null)) !== null)));
+          (state !== 'creating' || ((await has(p.job)) && (await has(p.events)) && (m.run_status === 'queued' || (await has(p.workflow)))));
         if (!m || !whole) {
           if (state === 'creating') {
-            await rm(p.workdir, { recursive: true, force: true }); // never acknowledged: no 202 was sent
+            await discard(p); // never acknowledged: no 202 was sent
             removed.push(id);
           }
           await index.move(id, state, null);

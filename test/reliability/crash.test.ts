@@ -1,6 +1,7 @@
 // Crash: kill -9 the real VIDAX process at random moments while runs are created and run, restart
 // it over the same runs dir (ComfyUI, an external simulator, survives), and check nothing is lost.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +20,15 @@ const slow = (steps: number) => ({
   '2': { class_type: 'VidaxSlowSteps', inputs: { images: ['1', 0], steps, step_ms: 20 } },
   '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'crash' } },
 });
+
+/** The last lines of a run's events.jsonl, for a failure message. */
+const lastEvents = (runsDir: string, id: string) => {
+  try {
+    return readFileSync(join(runsDir, id, 'logs', 'events.jsonl'), 'utf8').trim().split('\n').slice(-8).join('\n');
+  } catch (err) {
+    return String(err);
+  }
+};
 
 const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
 const post = (vx: VidaxProc, path: string, body?: unknown) =>
@@ -62,7 +72,9 @@ describe('crash: kill -9 VIDAX at random moments', () => {
             }
           }
         }
-        if (watch.size > 0 && Date.now() > deadline) assert.fail(`iteration ${iteration}: runs still running ${SETTLE_MS} ms after the restart: ${[...watch].join(', ')}`);
+        if (watch.size > 0 && Date.now() > deadline) {
+          assert.fail(`iteration ${iteration}: runs still running ${SETTLE_MS} ms after the restart: ${[...watch].map((id) => `${id}, its last events:\n${lastEvents(runsDir, id)}`).join('\n')}`);
+        }
         if (watch.size > 0) await sleep(50);
       }
       const disk = inspectRunsDir(runsDir);

@@ -247,4 +247,45 @@ describe('run store', () => {
     assert.deepEqual(await restarted.listActive('running'), [run.run_id, whole.run_id]);
     assert.equal((await restarted.get(whole.run_id)).run_status, 'running');
   });
+
+  it('a crash part way through removing a half-created run leaves nothing the next recover() takes for a run; a run missing its logs/ still logs', async () => {
+    const runsDir = tempDir();
+    const store = createRunStore({ runsDir });
+    const claim = (m: Manifest) => {
+      m.run_status = 'running';
+      m.phases.comfyui = { ...m.phases.comfyui, status: 'running', prompt_id: 'p-1' };
+    };
+    // Killed before its run.created line: every other file of a started-at-create run is there.
+    const noLog = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    // Killed inside `rm -r` of a half-created run: its logs/ went first, its manifest is left.
+    const halfRemoved = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    for (const r of [noLog, halfRemoved]) {
+      rmSync(join(runsDir, '.active', `${r.run_id}.running`));
+      writeFileSync(join(runsDir, '.active', `${r.run_id}.creating`), '');
+    }
+    rmSync(store.paths(noLog.run_id).events);
+    rmSync(store.paths(halfRemoved.run_id).logs, { recursive: true });
+    const restarted = createRunStore({ runsDir });
+    const result = await restarted.recover();
+    assert.deepEqual(result.removed.sort(), [noLog.run_id, halfRemoved.run_id].sort(), 'never acknowledged, not whole: removed');
+    assert.deepEqual(activeMarkers(runsDir), []);
+    for (const r of [noLog, halfRemoved]) assert.equal(existsSync(r.workdir), false);
+
+    // An acknowledged run whose logs/ folder is gone (an operator's cleanup): its next event
+    // makes the folder again and lands, with seq 1 (the log is new).
+    const acked = await restarted.create(job());
+    rmSync(restarted.paths(acked.run_id).logs, { recursive: true });
+    const again = createRunStore({ runsDir });
+    const e = await again.appendEvent(acked.run_id, 'run.failed', { code: 'X' });
+    assert.equal(e.seq, 1);
+    assert.deepEqual(
+      readFileSync(again.paths(acked.run_id).events, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type),
+      ['run.failed'],
+    );
+    // A run dir that is gone is not made again by an event.
+    rmSync(acked.workdir, { recursive: true });
+    await assert.rejects(again.appendEvent(acked.run_id, 'late'), { code: 'ENOENT' });
+    assert.equal(existsSync(acked.workdir), false);
+    await again.close();
+  });
 });

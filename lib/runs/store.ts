@@ -251,6 +251,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
         if (!m || !whole) {
           if (state === 'creating') {
             await discard(p); // never acknowledged: no 202 was sent
+            cache.delete(id); // the manifest read above is no run: GET /jobs/:id is 404
             removed.push(id);
           }
           await index.move(id, state, null);

@@ -1,7 +1,7 @@
 // Crash: kill -9 the real VIDAX process at random moments while runs are created and run, restart
 // it over the same runs dir (ComfyUI, an external simulator, survives), and check nothing is lost.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,13 +21,20 @@ const slow = (steps: number) => ({
   '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'crash' } },
 });
 
-/** The last lines of a run's events.jsonl, for a failure message. */
-const lastEvents = (runsDir: string, id: string) => {
-  try {
-    return readFileSync(join(runsDir, id, 'logs', 'events.jsonl'), 'utf8').trim().split('\n').slice(-8).join('\n');
-  } catch (err) {
-    return String(err);
-  }
+/** What a stuck run looks like on disk, and what VIDAX logged of it, for a failure message. */
+const stuckRun = (runsDir: string, id: string, vidaxLog: string) => {
+  const tryRead = (f: () => string) => {
+    try {
+      return f();
+    } catch (err) {
+      return String(err);
+    }
+  };
+  const files = tryRead(() => (readdirSync(join(runsDir, id), { recursive: true }) as string[]).sort().join(' '));
+  const markers = tryRead(() => readdirSync(join(runsDir, '.active')).filter((n) => n.startsWith(id)).join(' ') || 'none');
+  const events = tryRead(() => readFileSync(join(runsDir, id, 'logs', 'events.jsonl'), 'utf8').trim().split('\n').slice(-8).join('\n'));
+  const logged = vidaxLog.split('\n').filter((l) => l.includes(id)).slice(-8).join('\n');
+  return `files: ${files}\nmarkers: ${markers}\nlast events:\n${events}\nVIDAX log lines naming it:\n${logged}`;
 };
 
 const headers = { 'x-api-key': KEY, 'content-type': 'application/json' };
@@ -58,6 +65,12 @@ describe('crash: kill -9 VIDAX at random moments', () => {
       while (watch.size > 0) {
         for (const id of [...watch]) {
           const { status, body } = await getJob(proc, id);
+          if (status === 404 && !accepted.has(id)) {
+            // A create the kill cut short (no 202 was sent) that recovery removed.
+            watch.delete(id);
+            outcomes.set(id, 'removed: never acknowledged');
+            continue;
+          }
           assert.equal(status, 200, `iteration ${iteration}: GET /jobs/${id}`);
           if (body && body.run_status !== 'running') {
             watch.delete(id);
@@ -73,7 +86,7 @@ describe('crash: kill -9 VIDAX at random moments', () => {
           }
         }
         if (watch.size > 0 && Date.now() > deadline) {
-          assert.fail(`iteration ${iteration}: runs still running ${SETTLE_MS} ms after the restart: ${[...watch].map((id) => `${id}, its last events:\n${lastEvents(runsDir, id)}`).join('\n')}`);
+          assert.fail(`iteration ${iteration}: runs still running ${SETTLE_MS} ms after the restart: ${[...watch].map((id) => `${id}\n${stuckRun(runsDir, id, proc.proc.stdout())}`).join('\n')}`);
         }
         if (watch.size > 0) await sleep(50);
       }

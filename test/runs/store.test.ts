@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -244,6 +244,7 @@ describe('run store', () => {
     const result = await restarted.recover();
     assert.deepEqual(result.removed, [torn.run_id]);
     assert.equal(existsSync(torn.workdir), false);
+    await assert.rejects(restarted.get(torn.run_id), code('run_not_found'));
     assert.deepEqual(await restarted.listActive('running'), [run.run_id, whole.run_id]);
     assert.equal((await restarted.get(whole.run_id)).run_status, 'running');
   });
@@ -269,7 +270,23 @@ describe('run store', () => {
     const result = await restarted.recover();
     assert.deepEqual(result.removed.sort(), [noLog.run_id, halfRemoved.run_id].sort(), 'never acknowledged, not whole: removed');
     assert.deepEqual(activeMarkers(runsDir), []);
-    for (const r of [noLog, halfRemoved]) assert.equal(existsSync(r.workdir), false);
+    for (const r of [noLog, halfRemoved]) {
+      assert.equal(existsSync(r.workdir), false);
+      await assert.rejects(restarted.get(r.run_id), code('run_not_found'));
+    }
+
+    // Killed before the run list heard of it (its create never got that far): recover() reads
+    // its manifest, removes the run, and must not keep serving that read from its cache.
+    const elsewhere = createRunStore({ runsDir: join(tempDir(), 'runs') });
+    const unlisted = await elsewhere.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    await elsewhere.close();
+    cpSync(unlisted.workdir, join(runsDir, unlisted.run_id), { recursive: true });
+    rmSync(join(runsDir, unlisted.run_id, 'logs', 'events.jsonl'));
+    writeFileSync(join(runsDir, '.active', `${unlisted.run_id}.creating`), '');
+    const third = createRunStore({ runsDir });
+    assert.deepEqual((await third.recover()).removed, [unlisted.run_id]);
+    await assert.rejects(third.get(unlisted.run_id), code('run_not_found'), 'not served from the cache recover() read it into');
+    await third.close();
 
     // An acknowledged run whose logs/ folder is gone (an operator's cleanup): its next event
     // makes the folder again and lands, with seq 1 (the log is new).

@@ -70,7 +70,9 @@ export async function decodeVideo(file: string): Promise<{ frames: Frame[]; fps:
   if (probe.code !== 0 || !v?.width || !v.height) throw new Error(`cannot read video ${basename(file)}: ${lastLine(probe.stderr) || 'no video stream'}`);
   const [a, b] = (v.avg_frame_rate && v.avg_frame_rate !== '0/0' ? v.avg_frame_rate : (v.r_frame_rate ?? '24/1')).split('/').map(Number);
   const fps = a && b ? a / b : 24;
-  const r = await run(ffmpegBin(), ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  // Every decoded frame once, as ComfyUI's LoadVideo gives them (a constant-rate output would
+  // duplicate one where a Matroska file's millisecond timestamps round).
+  const r = await run(ffmpegBin(), ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-map', '0:v:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
   if (r.code !== 0) throw new Error(`cannot decode video ${basename(file)}: ${lastLine(r.stderr)}`);
   const size = v.width * v.height * 3;
   const frames: Frame[] = [];

@@ -158,13 +158,12 @@ describe('kill -9 during each media phase (real process, real ffmpeg)', { skip: 
     for (const dir of ['stabilize', 'lipsync', 'encode']) assert.equal(existsSync(join(workdir, dir, 'in')), false, `${dir}/in: staging left`);
     assert.deepEqual(await killLeftovers(workdir, ['ffmpeg', 'ffprobe']), [], 'an ffmpeg still works in the run dir');
 
-    // final.mp4 holds every frame of the lipsync output it was encoded from (the simulator's
-    // decode of the stabilized Matroska may add one frame to the clip's 144: ms timestamps).
+    // final.mp4 holds every frame of the lipsync output it was encoded from: the clip's 144.
     const manifest = readJson(join(workdir, 'manifest.json'));
     const lipsynced = probe(join(workdir, manifest.phases.lipsync.output));
     const p = probe(join(workdir, 'final.mp4'));
     assert.deepEqual([p.video?.codec, p.video?.pix_fmt, p.video?.width, p.video?.height, p.video?.frames, p.audio?.codec], ['h264', 'yuv420p', 320, 240, lipsynced.video?.frames, 'aac']);
-    assert.ok(Math.abs((p.video?.frames ?? 0) - FRAMES) <= 1, `final.mp4 has ${p.video?.frames} frames`);
+    assert.equal(p.video?.frames, FRAMES, `final.mp4 has ${p.video?.frames} frames`);
     assert.ok(Math.abs(p.duration - SECONDS) < 0.1, `final.mp4 lasts ${p.duration} s`);
     console.log(`media kill -9: ${kills.map((k) => `${k.phase} (${k.ffmpeg.length} ffmpeg of the killed VIDAX gone ${k.ms} ms after the kill)`).join(', ')}; run ${id} completed success, ${FRAMES} frames`);
   });

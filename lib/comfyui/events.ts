@@ -41,6 +41,30 @@ export interface EventStreamOptions {
 }
 
 /**
+ * Asks for no `permessage-deflate` on the event socket (undici always offers it): ComfyUI is on
+ * loopback, where compressing every message only costs CPU on both ends (inflating its messages
+ * was ~1.5 ms of VIDAX's CPU per job). The server then sends plain frames.
+ */
+class PlainWebSocketAgent extends Agent {
+  override dispatch(opts: Agent.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return super.dispatch(opts.upgrade === 'websocket' && opts.headers ? { ...opts, headers: withoutExtensions(opts.headers) } : opts, handler);
+  }
+}
+
+/** The request's headers without `sec-websocket-extensions` (whichever shape undici passes). */
+function withoutExtensions(h: NonNullable<Dispatcher.DispatchOptions['headers']>): NonNullable<Dispatcher.DispatchOptions['headers']> {
+  const keep = (name: unknown) => String(name).toLowerCase() !== 'sec-websocket-extensions';
+  if (Array.isArray(h)) {
+    const flat = h.flat() as string[];
+    return flat.flatMap((v, i) => (i % 2 === 1 || !keep(v) ? [] : [v, flat[i + 1] as string]));
+  }
+  if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    return [...(h as Iterable<[string, string]>)].filter(([k]) => keep(k)).flat();
+  }
+  return Object.fromEntries(Object.entries(h as Record<string, string>).filter(([k]) => keep(k)));
+}
+
+/**
  * Connects lazily (on `ready()` or `subscribe()`), with a fresh clientId per connection (reusing
  * one can unregister the new socket, doc §9). After a loss it reconnects with back-off while
  * someone subscribes or waits in `ready()`; otherwise it stays idle until asked again.
@@ -55,7 +79,7 @@ export function createEventStream({
   maxMessageBytes = 8 * 1024 * 1024,
 }: EventStreamOptions): EventStream {
   // undici caps WebSocket messages per dispatcher (`webSocket.maxPayloadSize`; its default is 128 MB).
-  const own = given ? null : new Agent({ webSocket: { maxPayloadSize: maxMessageBytes } });
+  const own = given ? null : new PlainWebSocketAgent({ webSocket: { maxPayloadSize: maxMessageBytes } });
   const dispatcher: Dispatcher | undefined = given ?? own ?? undefined;
   const wsBase = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}/ws`;
   const subscribers = new Map<string, Set<(event: ComfyUIEvent) => void>>();

@@ -17,6 +17,7 @@ describe('ComfyUI replies are capped', () => {
   let url: string;
   const hits = new Map<string, number>();
   let streamed = 0;
+  const upgrades: IncomingMessage['headers'][] = [];
 
   before(async () => {
     server = createServer((req, res) => {
@@ -52,6 +53,7 @@ describe('ComfyUI replies are capped', () => {
     });
     // A WebSocket that registers the client (a small `status`), then sends one 20 MiB text message.
     server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      upgrades.push(req.headers);
       const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
       const status = Buffer.from(JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: 0 } }, sid: 'x' } }));
@@ -123,6 +125,20 @@ describe('ComfyUI replies are capped', () => {
       const deadline = Date.now() + 5000;
       while (!states.includes('lost') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(states, ['open', 'lost']);
+    } finally {
+      events.close();
+    }
+  });
+
+  it('the event socket offers no permessage-deflate (ComfyUI is local: inflating every message only costs CPU)', async () => {
+    const events = createEventStream({ url, log: createMemoryLogger(), backoff: { initialMs: 60_000, maxMs: 60_000 }, readyTimeoutMs: 2000 });
+    try {
+      const before = upgrades.length;
+      await events.ready(5000);
+      const handshake = upgrades[before];
+      assert.ok(handshake, 'a WebSocket handshake reached the server');
+      assert.equal(handshake.upgrade, 'websocket');
+      assert.equal(handshake['sec-websocket-extensions'], undefined);
     } finally {
       events.close();
     }

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 
 /**
@@ -24,12 +24,12 @@ const refusedCodes = new Set(['ELOOP', 'EMLINK', 'ENXIO', 'EISDIR', 'ENOTREG']);
 /** True for the errors of `openRegular` that mean "this path is not a regular file". */
 export const isNotRegular = (err: unknown) => refusedCodes.has((err as NodeJS.ErrnoException)?.code ?? '');
 
+const flagsFor = (mode: 'r' | 'a') =>
+  mode === 'r' ? constants.O_RDONLY | NOFOLLOW | NONBLOCK : constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW | NONBLOCK;
+
 /** Opens a regular file for reading (`'r'`) or appending (`'a'`, created 0644 before the umask). */
 export async function openRegular(path: string, mode: 'r' | 'a' = 'r'): Promise<FileHandle> {
-  const flags =
-    mode === 'r'
-      ? constants.O_RDONLY | NOFOLLOW | NONBLOCK
-      : constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW | NONBLOCK;
+  const flags = flagsFor(mode);
   let fh: FileHandle;
   try {
     fh = await open(path, flags, 0o644);
@@ -45,6 +45,24 @@ export async function openRegular(path: string, mode: 'r' | 'a' = 'r'): Promise<
     throw err;
   }
   return fh;
+}
+
+/** `openRegular`, synchronous (for small appends that never wait for the disk): a descriptor. */
+export function openRegularSync(path: string, mode: 'r' | 'a' = 'r'): number {
+  let fd: number;
+  try {
+    fd = openSync(path, flagsFor(mode), 0o644);
+  } catch (err) {
+    if (isNotRegular(err)) throw new NotRegularFile(path);
+    throw err;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new NotRegularFile(path);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
 }
 
 /** Reads a regular file whole as UTF-8 (see `openRegular`). */

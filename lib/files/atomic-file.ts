@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { cutUtf8 } from './utf8.ts';
@@ -19,7 +20,43 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${cutUtf8(basename(path), 100)}.${process.pid}.${counter}.tmp`);
 }
 
+/**
+ * Up to this size, `writeFileAtomic` creates, writes, closes and renames synchronously (page cache
+ * and metadata only, microseconds) and sends only the fdatasync to libuv's pool: one hop instead of
+ * five, each of which queues behind other writes' fsyncs on the pool's 4 threads.
+ */
+export const SYNC_WRITE_MAX_BYTES = 64 * 1024;
+
+const datasync = (fd: number) =>
+  new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+
+async function writeSmallAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = tempPathFor(path);
+  const fd = openSync(tmp, 'wx', 0o644);
+  try {
+    for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
+    await datasync(fd);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  if (data.length <= SYNC_WRITE_MAX_BYTES) {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (bytes.byteLength <= SYNC_WRITE_MAX_BYTES) return writeSmallAtomic(path, bytes);
+  }
   const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', 0o644);
   try {

@@ -16,6 +16,15 @@ import { closeVidaxAgent, startVidaxOn } from './lib/vidax-runs.ts';
 
 const r2 = (n: number) => Math.round(n * 100) / 100;
 const stats = (xs: number[]) => ({ 'median ms': r2(median(xs)), 'p90 ms': r2(percentile(xs, 90)), 'min ms': r2(Math.min(...xs)), 'max ms': r2(Math.max(...xs)) });
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null elsewhere. */
+const cpuMs = (pid: number): number | null => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return null;
+  }
+};
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** 512×512 EmptyImage → SaveImage; `color` varies per run so ComfyUI never answers from its cache. */
@@ -158,12 +167,15 @@ export const overhead: Bench = {
       const d: number[] = [];
       const o: number[] = [];
       measuring = true;
+      const cpuBefore = [cpuMs(vidax.pid), against ? cpuMs(against.pid) : null];
       for (let i = 0; i < pairs; i++) {
         // Each round runs every side once, the order rotated.
         const sides = [async () => v.push(await runVidax()), async () => d.push(await runDirect()), ...(against ? [async () => o.push(await runOther())] : [])];
         for (let k = 0; k < sides.length; k++) await (sides[(i + k) % sides.length] as () => Promise<number>)();
         if ((i + 1) % 10 === 0 || opts.quick) opts.log(`  round ${i + 1}/${pairs}: VIDAX ${r2(v[i] as number)} ms, direct ${r2(d[i] as number)} ms${against ? `, other build ${r2(o[i] as number)} ms` : ''}`);
       }
+      const cpuAfter = [cpuMs(vidax.pid), against ? cpuMs(against.pid) : null];
+      const perJob = (i: number) => (cpuBefore[i] != null && cpuAfter[i] != null ? r2(((cpuAfter[i] as number) - (cpuBefore[i] as number)) / pairs) : 'n/a');
       const diff = v.map((t, i) => t - (d[i] as number));
       const rows: Row[] = [
         { target: 'VIDAX: POST /jobs {start:true} + Prefer: wait=60 → 200 completed', ...stats(v) },
@@ -175,6 +187,8 @@ export const overhead: Bench = {
               { target: 'other build overhead (paired difference)', ...stats(o.map((t, i) => t - (d[i] as number))) },
             ]
           : []),
+        { target: 'VIDAX CPU per job (user + system, /proc, over the measured rounds)', 'median ms': perJob(0) },
+        ...(against ? [{ target: 'other build CPU per job (user + system, /proc)', 'median ms': perJob(1) }] : []),
         ...Object.entries(steps).map(([label, xs]) => ({ target: `VIDAX step, ms after the request was sent: ${label}`, ...stats(xs) })),
         { target: 'direct step: POST /prompt answered', ...stats(directSteps.queued) },
         { target: 'direct step: executing {node:null} received', ...stats(directSteps.executed) },

@@ -238,12 +238,17 @@ function discard(body: Dispatcher.ResponseData['body']): void {
   body.destroy();
 }
 
-function outboundFrom(err: unknown, timeout: AbortSignal, url: URL): OutboundError {
+const UNDICI_TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** What a failed exchange was, as an OutboundError (exported for its test). */
+export function outboundFrom(err: unknown, timeout: AbortSignal, url: URL): OutboundError {
   if (err instanceof OutboundError) return err;
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof OutboundError) return cause;
-  if (timeout.aborted) return new OutboundError('timeout', `${url.host} did not answer in time`);
-  const code = (err as { code?: string }).code;
+  const code = (err as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
+  // undici's own connect/headers/body timers (set to the same budget) can fire before the
+  // exchange's timer on a loaded machine: a timeout too, not a network error.
+  if (timeout.aborted || (code !== undefined && UNDICI_TIMEOUTS.has(code))) return new OutboundError('timeout', `${url.host} did not answer in time`);
   return new OutboundError('network', `cannot reach ${url.host}${code ? ` (${code})` : ''}`);
 }
 

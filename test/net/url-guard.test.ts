@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { blockedRange } from '../../lib/net/ip-ranges.ts';
-import { createUrlGuard, hostAllowed, OutboundError, type Resolver } from '../../lib/net/url-guard.ts';
+import { createUrlGuard, hostAllowed, OutboundError, outboundFrom, type Resolver } from '../../lib/net/url-guard.ts';
 
 describe('blockedRange', () => {
   const cases: [string, string | null][] = [
@@ -222,6 +222,18 @@ describe('against real local servers', () => {
     await rejects(text(res.body), 'timeout', /did not answer in time/);
     assert.ok(Date.now() - t0 < 3000);
     await guard.close();
+  });
+
+  test("undici's own timers firing first (a loaded machine) are timeouts too, not network errors", () => {
+    const url = new URL('http://files.test/hook');
+    const running = new AbortController().signal; // the exchange's own timer has not fired yet
+    for (const code of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']) {
+      const direct = outboundFrom(Object.assign(new Error('undici timer'), { code }), running, url);
+      const wrapped = outboundFrom(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('undici timer'), { code }) }), running, url);
+      for (const e of [direct, wrapped]) assert.deepEqual([e.kind, e.message], ['timeout', 'files.test did not answer in time'], code);
+    }
+    const reset = outboundFrom(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), running, url);
+    assert.deepEqual([reset.kind, reset.message], ['network', 'cannot reach files.test (ECONNRESET)']);
   });
 
   test('download writes the body and its sha256; a non-2xx answer is an error', async () => {

@@ -1,6 +1,6 @@
-import { tempPathFor } from '../files/atomic-file.ts';
+import { datasync, tempPathFor } from '../files/atomic-file.ts';
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasync, mkdirSync, openSync, renameSync, rmSync, write, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DownloadResult } from './types.ts';
@@ -12,8 +12,8 @@ import type { DownloadResult } from './types.ts';
  */
 export const SYNC_DOWNLOAD_BYTES = 1024 * 1024;
 
-const onPool = <T>(call: (done: (err: NodeJS.ErrnoException | null, out?: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => call((err, out) => (err ? reject(err) : resolve(out as T))));
+const writeOnPool = (fd: number, chunk: Buffer, off: number) =>
+  new Promise<number>((resolve, reject) => write(fd, chunk, off, chunk.byteLength - off, null, (err, n) => (err ? reject(err) : resolve(n))));
 
 /**
  * Streams `body` into `destPath` atomically: a temp file in the same folder, hashed and counted
@@ -32,15 +32,11 @@ export async function download(body: Readable, destPath: string): Promise<Downlo
     for await (const chunk of body as AsyncIterable<Buffer>) {
       hash.update(chunk);
       for (let off = 0; off < chunk.byteLength; ) {
-        const at = fd;
-        off += bytes + off < SYNC_DOWNLOAD_BYTES
-          ? writeSync(at, chunk, off)
-          : await onPool<number>((done) => write(at, chunk, off, chunk.byteLength - off, null, done));
+        off += bytes + off < SYNC_DOWNLOAD_BYTES ? writeSync(fd, chunk, off) : await writeOnPool(fd, chunk, off);
       }
       bytes += chunk.byteLength;
     }
-    const at = fd;
-    await onPool<void>((done) => fdatasync(at, done));
+    await datasync(fd);
     closeSync(fd);
     fd = null;
     renameSync(temp, destPath);

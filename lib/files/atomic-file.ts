@@ -27,7 +27,8 @@ export function tempPathFor(path: string): string {
  */
 export const SYNC_WRITE_MAX_BYTES = 64 * 1024;
 
-const datasync = (fd: number) =>
+/** fdatasync of a descriptor on libuv's pool. */
+export const datasync = (fd: number) =>
   new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 
 async function writeSmallAtomic(path: string, bytes: Uint8Array): Promise<void> {

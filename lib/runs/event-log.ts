@@ -1,7 +1,8 @@
-import { closeSync, mkdirSync, writeSync } from 'node:fs';
+import { closeSync, write as fsWrite, mkdirSync, writeSync } from 'node:fs';
 import { openRegular, openRegularSync, readRegularFile } from '../files/safe-open.ts';
-import { type FileHandle, mkdir } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { Lru } from './lru.ts';
 
 /** One line of `logs/events.jsonl`. */
@@ -96,21 +97,22 @@ interface Pending {
 }
 
 /**
- * Batches up to this many characters are appended with synchronous calls (open, fstat, write,
- * close): no fsync, so each only touches the page cache or metadata and never waits for the
- * disk, where on the libuv pool (4 threads) each would be a hop queued behind others' fsyncs.
+ * Batches up to this many characters are written synchronously: no fsync, so the write only
+ * touches the page cache and never waits for the disk, where on the libuv pool (4 threads) it
+ * would be a hop queued behind others' fsyncs. Larger batches are written on the pool.
  */
 const SYNC_APPEND_MAX = 64 * 1024;
 
+const writeOnPool = promisify(fsWrite) as (fd: number, text: string) => Promise<unknown>;
+
 /**
- * Appends `text` in one O_APPEND write (see `openRegular`: no symlink, only a regular file). Its
- * `logs/` folder gone (an operator's cleanup, a crash part way through removing a run) is made
- * again, only that folder: a run dir that is gone stays gone (ENOENT).
+ * Opens `path` to append (see `openRegular`: no symlink, only a regular file), synchronously: an
+ * open is metadata only. Its `logs/` folder gone (an operator's cleanup, a crash part way through
+ * removing a run) is made again, only that folder: a run dir that is gone stays gone (ENOENT).
  */
-function appendSmall(path: string, text: string): void {
-  let fd: number;
+function openForAppend(path: string): number {
   try {
-    fd = openRegularSync(path, 'a');
+    return openRegularSync(path, 'a');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     try {
@@ -118,10 +120,16 @@ function appendSmall(path: string, text: string): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    fd = openRegularSync(path, 'a');
+    return openRegularSync(path, 'a');
   }
+}
+
+/** Appends `text` in one O_APPEND write. */
+async function appendText(path: string, text: string): Promise<void> {
+  const fd = openForAppend(path);
   try {
-    writeSync(fd, text);
+    if (text.length <= SYNC_APPEND_MAX) writeSync(fd, text);
+    else await writeOnPool(fd, text);
   } finally {
     closeSync(fd);
   }
@@ -144,21 +152,7 @@ export function createEventLog({ cacheSize = 1000 }: { cacheSize?: number } = {}
       });
       const text = `${tail.torn ? '\n' : ''}${events.map((e) => `${JSON.stringify(e)}\n`).join('')}`;
       tails.delete(key); // if the write fails, the next append re-reads the file
-      if (text.length <= SYNC_APPEND_MAX) appendSmall(path, text);
-      else {
-        const fh = await openRegular(path, 'a').catch(async (err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err;
-          await mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
-            if (e.code !== 'EEXIST') throw e;
-          });
-          return openRegular(path, 'a');
-        });
-        try {
-          await fh.write(text);
-        } finally {
-          await fh.close();
-        }
-      }
+      await appendText(path, text);
       tails.set(key, { seq: tail.seq + batch.length, torn: false });
     } catch (err) {
       for (const p of batch) p.reject(err);

@@ -105,13 +105,19 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
   }
 
   /**
-   * Removes a run directory that was never acknowledged. Its manifest goes first: a crash part
-   * way through `rm -r` must not leave a manifest beside a half-removed run (say, without its
-   * logs folder) that the next recovery would take for a whole run.
+   * Removes a run directory that was never acknowledged, and any cached read of its manifest
+   * (GET /jobs/:id is then 404). Its manifest goes first: a crash part way through `rm -r` must
+   * not leave a manifest beside a half-removed run (say, without its logs folder) that the next
+   * recovery would take for a whole run.
    */
-  async function discard(p: RunPaths): Promise<void> {
-    await rm(p.manifest, { force: true });
-    await rm(p.workdir, { recursive: true, force: true });
+  async function discard(id: string): Promise<void> {
+    const p = paths(id);
+    try {
+      await rm(p.manifest, { force: true });
+      await rm(p.workdir, { recursive: true, force: true });
+    } finally {
+      cache.delete(id);
+    }
   }
 
   return {
@@ -153,8 +159,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
             list.set(id, manifest.run_status);
             return { run_id: id, manifestPath: p.manifest, workdir: p.workdir, manifest };
           } catch (err) {
-            cache.delete(id); // e.g. disk full: undo the half-written run, answer 500
-            await discard(p).catch(() => {});
+            await discard(id).catch(() => {}); // e.g. disk full: undo the half-written run, answer 500
             await index.move(id, 'creating', null).catch(() => {});
             throw err;
           }
@@ -250,8 +255,7 @@ export function createRunStore({ runsDir: dir, log, cacheSize = 1000, cacheBytes
           (state !== 'creating' || ((await has(p.job)) && (await has(p.events)) && (m.run_status === 'queued' || (await has(p.workflow)))));
         if (!m || !whole) {
           if (state === 'creating') {
-            await discard(p); // never acknowledged: no 202 was sent
-            cache.delete(id); // the manifest read above is no run: GET /jobs/:id is 404
+            await discard(id); // never acknowledged: no 202 was sent
             removed.push(id);
           }
           await index.move(id, state, null);

@@ -6,13 +6,29 @@ import { describe, it } from 'node:test';
 import { VidaxError } from '../../lib/errors.ts';
 import type { Job } from '../../lib/jobs/schema.ts';
 import { type Manifest, PHASES } from '../../lib/runs/manifest.ts';
-import { createRunStore } from '../../lib/runs/store.ts';
+import { createRunStore, type RunStore } from '../../lib/runs/store.ts';
 import { tempDir } from '../support/context.ts';
 import { fixtureWorkflow } from '../support/jobs.ts';
 
 const job = (extra: Partial<Job> = {}): Job => ({ workflow: fixtureWorkflow('workflow-single') as Job['workflow'], ...extra });
 const code = (c: string) => (err: unknown) => err instanceof VidaxError && err.code === c;
 const activeMarkers = (runsDir: string) => readdirSync(join(runsDir, '.active')).sort();
+
+/** A start at create's claim of the comfyui phase: running, prepare done, the prompt id minted. */
+const claim = (m: Manifest) => {
+  m.run_status = 'running';
+  m.phases.prepare.status = 'completed';
+  m.phases.comfyui = { ...m.phases.comfyui, status: 'running', prompt_id: 'p-1' };
+};
+/** A run started at create (`"start": true`): claimed, with its workflow.json. */
+const createStarted = (store: RunStore) => store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+/** Puts started runs back to a crash inside their create: the `creating` marker, not `running`. */
+const backToCreating = (runsDir: string, runs: { run_id: string }[]) => {
+  for (const r of runs) {
+    rmSync(join(runsDir, '.active', `${r.run_id}.running`));
+    writeFileSync(join(runsDir, '.active', `${r.run_id}.creating`), '');
+  }
+};
 
 describe('run store', () => {
   it('creates a run: job.json as submitted, a queued manifest, a run.created event, an index marker', async () => {
@@ -210,11 +226,6 @@ describe('run store', () => {
   it('a run started at create (`"start": true`): claim and workflow.json in the create\'s one write sequence; a crash before all of it is durable leaves nothing recover() keeps', async () => {
     const runsDir = tempDir();
     const store = createRunStore({ runsDir });
-    const claim = (m: Manifest) => {
-      m.run_status = 'running';
-      m.phases.prepare.status = 'completed';
-      m.phases.comfyui = { ...m.phases.comfyui, status: 'running', prompt_id: 'p-1' };
-    };
     const seen: string[] = [];
     const run = await store.create(job(), undefined, undefined, (id) => {
       seen.push(id);
@@ -232,12 +243,9 @@ describe('run store', () => {
 
     // Crashes inside that sequence (the `creating` marker still there): manifest and job.json
     // durable but no workflow.json → removed; everything durable → kept, running.
-    const torn = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
-    const whole = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
-    for (const r of [torn, whole]) {
-      rmSync(join(runsDir, '.active', `${r.run_id}.running`));
-      writeFileSync(join(runsDir, '.active', `${r.run_id}.creating`), '');
-    }
+    const torn = await createStarted(store);
+    const whole = await createStarted(store);
+    backToCreating(runsDir, [torn, whole]);
     rmSync(store.paths(torn.run_id).workflow);
     writeFileSync(join(torn.workdir, '.workflow.json.999.1.tmp'), '{"pa');
     const restarted = createRunStore({ runsDir });
@@ -252,18 +260,11 @@ describe('run store', () => {
   it('a crash part way through removing a half-created run leaves nothing the next recover() takes for a run; a run missing its logs/ still logs', async () => {
     const runsDir = tempDir();
     const store = createRunStore({ runsDir });
-    const claim = (m: Manifest) => {
-      m.run_status = 'running';
-      m.phases.comfyui = { ...m.phases.comfyui, status: 'running', prompt_id: 'p-1' };
-    };
     // Killed before its run.created line: every other file of a started-at-create run is there.
-    const noLog = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    const noLog = await createStarted(store);
     // Killed inside `rm -r` of a half-created run: its logs/ went first, its manifest is left.
-    const halfRemoved = await store.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
-    for (const r of [noLog, halfRemoved]) {
-      rmSync(join(runsDir, '.active', `${r.run_id}.running`));
-      writeFileSync(join(runsDir, '.active', `${r.run_id}.creating`), '');
-    }
+    const halfRemoved = await createStarted(store);
+    backToCreating(runsDir, [noLog, halfRemoved]);
     rmSync(store.paths(noLog.run_id).events);
     rmSync(store.paths(halfRemoved.run_id).logs, { recursive: true });
     const restarted = createRunStore({ runsDir });
@@ -278,7 +279,7 @@ describe('run store', () => {
     // Killed before the run list heard of it (its create never got that far): recover() reads
     // its manifest, removes the run, and must not keep serving that read from its cache.
     const elsewhere = createRunStore({ runsDir: join(tempDir(), 'runs') });
-    const unlisted = await elsewhere.create(job(), undefined, undefined, () => ({ claim, workflow: '{}\n' }));
+    const unlisted = await createStarted(elsewhere);
     await elsewhere.close();
     cpSync(unlisted.workdir, join(runsDir, unlisted.run_id), { recursive: true });
     rmSync(join(runsDir, unlisted.run_id, 'logs', 'events.jsonl'));
